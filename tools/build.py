@@ -27,7 +27,8 @@ import bookinfo  # noqa: E402
 CELL_SOURCE = re.compile(
     r"An error occurred while executing the following cell:\n-+\n(.*?)\n-+\n", re.S
 )
-ERROR_LINE = re.compile(r"^(\w+(?:Error|Exception|Interrupt|Exit)\b.*)$", re.M)
+ERROR_LINE = re.compile(r"^(\w+(?:Error|Exception|Warning|Interrupt|Exit)\b:.*)$", re.M)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def check_toc(book: Path) -> list[str]:
@@ -45,7 +46,7 @@ def describe_failure(book: Path, reports: Path, report: Path) -> str:
     """'chapters/x.md, code cell 3 (line 42): ValueError: boom' from a report."""
     docname = report.relative_to(reports).as_posix().removesuffix(".err.log")
     source = bookinfo.source_path(book, docname)
-    text = report.read_text(errors="replace")
+    text = ANSI.sub("", report.read_text(errors="replace"))
     where = f"{source.relative_to(book) if source else docname}"
     match = CELL_SOURCE.search(text)
     if match and source is not None:
@@ -99,7 +100,14 @@ def main() -> int:
         cmd.append("--all")
     env = dict(os.environ, JAXBOOK_BUILD="1")
     start = time.perf_counter()
-    result = subprocess.run(cmd, cwd=book, env=env)
+    # jupyter-book's closing banner points at the staging folder: not where the
+    # site ends up, so those lines are dropped (the real location is printed below).
+    banner = ("You can look at your book", "Or paste this line", "Your book's HTML pages are here")
+    with subprocess.Popen(cmd, cwd=book, env=env, stdout=subprocess.PIPE, text=True) as proc:
+        for line in proc.stdout:
+            if ".staging/_build/html" not in line and not line.strip().startswith(banner):
+                print(line, end="", flush=True)
+    result = proc
     elapsed = time.perf_counter() - start
 
     reports = sorted((staged_html / "reports").rglob("*.err.log"))
