@@ -35,10 +35,27 @@ def _show_scrubbed(shell, etype, evalue, tb, tb_offset=None):
     shell.showtraceback((etype, evalue, tb), tb_offset=tb_offset)
 
 
+def _expect_exception(line, cell):
+    """%%expect_exception NAME: run the cell, which must raise exception class NAME.
+
+    The book tags such cells `raises-exception`; Colab ignores tags and would stop
+    "Run all" there, so the Colab notebooks start these cells with this magic."""
+    expected = line.strip()
+    try:
+        exec(compile(_shell.transform_cell(cell), "<cell>", "exec"), _shell.user_ns)
+    except Exception as err:
+        if type(err).__name__ != expected:
+            raise
+        print(f"{type(err).__name__}: {_scrub(str(err))}\n(raised on purpose, as expected)")
+    else:
+        raise AssertionError(f"this cell should raise {expected}, but it ran without error")
+
+
 _shell = _get_ipython()
 if _shell is not None:
     _shell.InteractiveTB.set_mode(mode="Minimal")
     _shell.set_custom_exc((Exception,), _show_scrubbed)
+    _shell.register_magic_function(_expect_exception, "cell", "expect_exception")
 
 try:  # in the book build: store values for {glue} roles in the prose
     from myst_nb import glue

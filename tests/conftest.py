@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import bookinfo  # noqa: E402
 
 BUDGET_S = 60.0  # per chapter, on a 2-core CPU
+REPORT: list[str] = []  # extra lines for the closing summary (e.g. standalone run times)
 
 
 @dataclass
@@ -65,3 +66,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         seconds = bookinfo.execution_seconds(cache, ROOT, docname)
         shown = f"{seconds:6.1f} s" if seconds is not None else "   n/a"
         terminalreporter.write_line(f"{shown}  {docname}")
+    for line in REPORT:
+        terminalreporter.write_line(line)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bookinfo  # noqa: E402
+import make_colab  # noqa: E402
 
 CELL_SOURCE = re.compile(
     r"An error occurred while executing the following cell:\n-+\n(.*?)\n-+\n", re.S
@@ -125,6 +126,11 @@ def main() -> int:
     executed = staging / "_build" / "jupyter_execute"
     if executed.exists():
         swap_in(executed, out / "jupyter_execute")
+    # The notebooks the Colab buttons open (pushed to their branch on publish).
+    colab = staging / "colab"
+    shutil.rmtree(colab, ignore_errors=True)
+    make_colab.write_all(book, colab)
+    swap_in(colab, out / "colab")
 
     print(f"\nBuilt in {elapsed:.1f} s. Open {out / 'html' / 'index.html'}")
     print("Chapter execution times (from the execution cache):")
