@@ -18,9 +18,9 @@ test: $(STAMP)
 
 serve: $(STAMP)
 	$(VENV)/bin/jupyter-book config sphinx . >/dev/null
-	JAXBOOK_BUILD=1 $(VENV)/bin/sphinx-autobuild . _build/serve \
+	JAXBOOK_BUILD=1 PYTHONPATH=_ext $(VENV)/bin/sphinx-autobuild . _build/serve \
 	  --re-ignore '(^|/)(_build|\.venv|\.git|tests|tools|\.pytest_cache)(/|$$)' \
-	  --watch chapters --port 8000 --open-browser
+	  --watch chapters --host 127.0.0.1 --port 8000
 
 clean:
 	rm -rf _build conf.py .pytest_cache
