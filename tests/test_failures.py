@@ -37,6 +37,7 @@ def cell(source: str, options: str = "") -> str:
 def make_book(path: Path, chapters: dict[str, str]) -> Path:
     """A book with the real configuration, setup cell and extension."""
     shutil.copy(ROOT / "_config.yml", path / "_config.yml")
+    shutil.copy(ROOT / "requirements.txt", path / "requirements.txt")
     shutil.copytree(ROOT / "_ext", path / "_ext")
     shutil.copytree(ROOT / "images", path / "images")
     (path / "chapters").mkdir()
@@ -102,6 +103,10 @@ def test_sphinx_warning_fails_the_build(tmp_path):
     assert result.returncode != 0
     assert "a-label-that-does-not-exist" in result.stdout + result.stderr
     assert not (book / "_build" / "html").exists()
+    # Building again without a change must fail again (Sphinx would not re-read
+    # the unchanged page, and so would not repeat its warning, if not told to).
+    again = build(book)
+    assert again.returncode != 0 and "a-label-that-does-not-exist" in again.stdout + again.stderr
 
 
 def test_toc_naming_a_missing_file_gives_a_clear_error(tmp_path):

@@ -95,9 +95,15 @@ def main() -> int:
 
     # Execution reports of an earlier failed build must never reach the site.
     shutil.rmtree(staged_html / "reports", ignore_errors=True)
+    # Sphinx re-reads only changed pages, so after a failed build the pages that
+    # warned would not warn again: re-read everything (outputs still come from
+    # the execution cache) unless the last build succeeded.
+    last_ok = staging / "last-build-succeeded"
+    fresh = args.all or not last_ok.exists()
+    last_ok.unlink(missing_ok=True)
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(book), "--path-output", str(staging), "-W", "--keep-going"]
-    if args.all:
+    if fresh:
         cmd.append("--all")
     env = dict(os.environ, JAXBOOK_BUILD="1")
     start = time.perf_counter()
@@ -123,6 +129,7 @@ def main() -> int:
         return 1
 
     swap_in(staged_html, out / "html")
+    last_ok.touch()
     executed = staging / "_build" / "jupyter_execute"
     if executed.exists():
         swap_in(executed, out / "jupyter_execute")
