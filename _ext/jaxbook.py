@@ -19,6 +19,4 @@ def _note_setup_dependency(app, docname, source):
 
 def setup(app):
     app.connect("source-read", _note_setup_dependency)
-    # The Timings page: every measurement of the build (see jaxbook_timings.py).
-    app.setup_extension("jaxbook_timings")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
