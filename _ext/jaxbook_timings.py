@@ -1,4 +1,4 @@
-"""The Timings page: every measurement of the build (registered by jaxbook.py).
+"""The Timings page: every measurement of the build (a local extension, _config.yml).
 
 Chapters time code with `measure` (chapters/book_setup.py), which stores each
 measurement in its output's metadata under "jaxbook_timing". This extension
