@@ -36,11 +36,11 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-_TOOLS = str(Path(__file__).resolve().parent.parent / "tools")
-if _TOOLS not in sys.path:
-    sys.path.insert(0, _TOOLS)
-import timingdata  # noqa: E402
-from timingdata import fmt_ratio, fmt_seconds  # noqa: E402
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+import jaxbook_timingdata as timingdata  # noqa: E402
+from jaxbook_timingdata import fmt_ratio, fmt_seconds  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from bs4 import BeautifulSoup
 
 from conftest import ROOT, bookinfo
 
-import timingdata  # tools/, on sys.path through conftest
+sys.path.insert(0, str(ROOT / "_ext"))
+import jaxbook_timingdata as timingdata  # noqa: E402
 
 CHAPTERS = bookinfo.chapters(ROOT)
 TIMINGS_DOC = "timings"

@@ -25,8 +25,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "_ext"))
 import bookinfo  # noqa: E402
-import timingdata  # noqa: E402
+import jaxbook_timingdata as timingdata  # noqa: E402
 
 ROOT = bookinfo.ROOT
 PROBE_MARK = "JAXBOOK-GPU-PROBE "

@@ -22,7 +22,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import timingdata  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "_ext"))
+import jaxbook_timingdata as timingdata  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

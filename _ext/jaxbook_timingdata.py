@@ -1,5 +1,6 @@
-"""The book's timing records, shared by the Timings page (_ext/jaxbook_timings.py),
-tools/save_timings.py, tools/check_gpu.py and the tests.
+"""The book's timing records, shared by the Timings page (jaxbook_timings.py, next
+to this file), tools/save_timings.py, tools/check_gpu.py and the tests. Plain
+Python (no Sphinx), and in _ext/ so that the extension needs nothing outside it.
 
 A *record* is what `measure` (chapters/book_setup.py) stores in the metadata of
 its output under the key "jaxbook_timing" (label, device, backend, jax_version,
