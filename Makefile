@@ -2,15 +2,44 @@
 #   make html   build the book (creates .venv on first use)
 #   make test   build the book and run the test suite
 # plus: make serve (live preview), make clean, make lock (refresh the lock file).
+# GPU build (the publish workflow): make html JAX_BACKEND=cuda12 (see below).
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: html test serve clean lock
+.PHONY: html test serve clean lock check-gpu lock-gpu
 
-html: $(STAMP)
+# JAX_BACKEND=cuda12 installs requirements-gpu.txt (jax-cuda12-plugin,
+# jax-cuda12-pjrt and the NVIDIA wheels, pinned with ==, for the same JAX version
+# as requirements.txt) and checks with tools/check_gpu.py that nvidia-smi works
+# and JAX's default backend is "gpu" before anything is executed.
+JAX_BACKEND ?= cpu
+GPU_STAMP := $(VENV)/.installed-cuda12
+EXEC_CACHE := _build/.jupyter_cache
+ifeq ($(JAX_BACKEND),cuda12)
+BACKEND_DEPS := $(GPU_STAMP)
+else ifeq ($(JAX_BACKEND),cpu)
+BACKEND_DEPS :=
+else
+$(error JAX_BACKEND must be cpu or cuda12, not '$(JAX_BACKEND)')
+endif
+
+html: $(STAMP) $(BACKEND_DEPS)
+ifeq ($(JAX_BACKEND),cpu)
+	@if [ -e $(GPU_STAMP) ]; then echo "Removing the CUDA wheels from $(VENV) (JAX_BACKEND=cpu)"; \
+	  $(PY) -m pip uninstall --quiet --yes -r requirements-gpu.txt && rm -f $(GPU_STAMP); fi
+else
+	$(PY) tools/check_gpu.py
+endif
+	@# Outputs executed with one backend are never reused by a build with another:
+	@# the execution cache records its backend (a cache without a record is a CPU
+	@# one); on a switch, it and the incremental build state are dropped.
+	@if [ -d $(EXEC_CACHE) ] && [ "$$(cat $(EXEC_CACHE)/jax-backend 2>/dev/null || echo cpu)" != "$(JAX_BACKEND)" ]; then \
+	  echo "The execution cache was made with another JAX backend: re-executing every chapter"; \
+	  rm -rf $(EXEC_CACHE) _build/.staging; fi
+	@mkdir -p $(EXEC_CACHE) && echo "$(JAX_BACKEND)" > $(EXEC_CACHE)/jax-backend
 	$(PY) tools/build.py
 
 test: $(STAMP)
@@ -33,6 +62,17 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet --upgrade pip==25.3
 	$(PY) -m pip install --quiet --require-virtualenv -r requirements.txt
 	touch $(STAMP)
+
+check-gpu: $(STAMP) $(BACKEND_DEPS)
+	$(PY) tools/check_gpu.py
+
+$(GPU_STAMP): $(STAMP) requirements-gpu.txt
+	$(PY) -m pip install --quiet --require-virtualenv -r requirements.txt -r requirements-gpu.txt
+	touch $(GPU_STAMP)
+
+# Refresh requirements-gpu.txt (after `make lock`): resolved on Linux x86_64, Python 3.11.
+lock-gpu: $(STAMP)
+	$(PY) tools/lock_gpu.py --extra cuda12 --out requirements-gpu.txt
 
 lock:
 	rm -rf /tmp/jaxbook-lock && $(PYTHON) -m venv /tmp/jaxbook-lock

@@ -1,0 +1,482 @@
+"""The Timings page: every measurement of the build (a local extension, _config.yml).
+
+Chapters time code with `measure` (chapters/book_setup.py), which stores each
+measurement in its output's metadata under "jaxbook_timing". This extension
+
+* collects them when a chapter is read (`doctree-read`, from the executed
+  notebook myst-nb has just written, whether it was executed now or taken from
+  jupyter-cache) and keeps them in the build environment per chapter, together
+  with what the chapter's banner says (device, JAX version, date). A chapter
+  whose source is unchanged is not re-read, and keeps the records of the very
+  execution its page shows; a changed chapter is re-executed and re-collected.
+* provides the directive ``{jaxbook-timings} PART`` (PART: summary,
+  measurements, comparison, chapters), which the Timings page uses. The page is
+  re-read and re-rendered on every build (`env-get-outdated`), and its parts
+  are filled in once every document has been read (`doctree-resolved`): tables,
+  plots written into the output at build time (with alt text), and
+  ``timings.json`` (every record of the build, also the format of a reference run).
+* puts CPU and GPU side by side (with the ratio) when a reference run of the
+  other backend is recorded (config ``jaxbook_timings_references``, a glob
+  relative to the book, default ``timings/*-reference.json``; write one with
+  tools/save_timings.py from a GPU build), and otherwise says that none is.
+
+Chapters executed with different backends in one build (outputs of a CPU and
+a GPU build mixed) are reported as a warning, which fails the strict build.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import sys
+from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+import jaxbook_timingdata as timingdata  # noqa: E402
+from jaxbook_timingdata import fmt_ratio, fmt_seconds  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+PARTS = ("summary", "measurements", "comparison", "chapters")
+JSON_NAME = "timings.json"
+IMAGE_DIR = "_images"
+
+
+class timings_part(nodes.General, nodes.Element):
+    """Placeholder, replaced by the generated content once all documents are read."""
+
+
+class TimingsDirective(SphinxDirective):
+    required_arguments = 1
+    has_content = False
+
+    def run(self):
+        part = directives.choice(self.arguments[0], PARTS)
+        _pages(self.env).add(self.env.docname)
+        return [timings_part(part=part)]
+
+
+# --- build environment: records per chapter, pages that show them ----------------
+
+def _store(env) -> dict:
+    if not hasattr(env, "jaxbook_timings"):
+        env.jaxbook_timings = {}
+    return env.jaxbook_timings
+
+
+def _pages(env) -> set:
+    if not hasattr(env, "jaxbook_timings_pages"):
+        env.jaxbook_timings_pages = set()
+    return env.jaxbook_timings_pages
+
+
+def _executed_notebook(env, docname):
+    """The notebook exactly as myst-nb has just executed it (or taken it from the
+    execution cache) for this read of `docname`, or None if it has no outputs."""
+    config = env.mystnb_config
+    if config.execution_mode == "cache":
+        # myst-nb renders the cached notebook but writes the un-merged source to its
+        # output folder; the cache holds the outputs, keyed by the source's code.
+        from jupyter_cache import get_cache
+        from myst_nb.core.read import create_nb_reader
+
+        path = env.doc2path(docname)
+        text = Path(path).read_text(encoding="utf8")
+        reader = create_nb_reader(str(path), env.myst_config, config, text)
+        cache = get_cache(config.execution_cache_path or ".jupyter_cache")
+        try:
+            record = cache.match_cache_notebook(reader.read(text))
+        except KeyError:
+            return None  # execution failed: myst-nb has reported it
+        return cache.get_cache_bundle(record.pk).nb
+    # "off", "force", "auto", "inline": the notebook myst-nb wrote has the outputs
+    path = Path(config.output_folder, *f"{docname}.ipynb".split("/"))
+    return json.loads(path.read_text(encoding="utf8")) if path.is_file() else None
+
+
+def _collect(app, doctree):
+    """After a document is read: if it is a notebook, take its records."""
+    env = app.env
+    docname = env.docname
+    _store(env).pop(docname, None)
+    if "kernelspec" not in env.metadata.get(docname, {}):
+        return  # not a notebook
+    nb = _executed_notebook(env, docname)
+    _store(env)[docname] = {
+        "records": timingdata.records_from_notebook(nb, docname) if nb else [],
+        "executed": timingdata.execution_info(nb) if nb else None,
+    }
+
+
+def _purge(app, env, docname):
+    _store(env).pop(docname, None)
+    _pages(env).discard(docname)
+
+
+def _merge(app, env, docnames, other):
+    for docname in docnames:
+        if docname in _store(other):
+            _store(env)[docname] = _store(other)[docname]
+        if docname in _pages(other):
+            _pages(env).add(docname)
+
+
+def _always_outdated(app, env, added, changed, removed):
+    """The Timings page is re-read and re-rendered on every build."""
+    return [d for d in _pages(env) if d in env.found_docs]
+
+
+# --- what the build recorded -------------------------------------------------------
+
+def _toc_order(env) -> list[str]:
+    order, seen = [], set()
+
+    def walk(docname):
+        if docname in seen:
+            return
+        seen.add(docname)
+        order.append(docname)
+        for child in env.toctree_includes.get(docname, []):
+            walk(child)
+
+    walk(env.config.root_doc)
+    return order
+
+
+def _exec_data(env, docname) -> dict | None:
+    return (getattr(env, "nb_metadata", {}) or {}).get(docname, {}).get("exec_data")
+
+
+def gather(env) -> tuple[list[dict], list[dict]]:
+    """(chapters, records) of this build, chapters in reading order."""
+    store = _store(env)
+    position = {d: i for i, d in enumerate(_toc_order(env))}
+    docnames = sorted(store, key=lambda d: (position.get(d, len(position)), d))
+    chapters, records = [], []
+    for docname in docnames:
+        entry = store[docname]
+        executed = entry["executed"] or {}
+        exec_data = _exec_data(env, docname) or {}
+        title = env.titles.get(docname)
+        chapters.append({
+            "docname": docname,
+            "title": title.astext() if title is not None else docname,
+            "device": executed.get("device"),
+            "backend": executed.get("backend"),
+            "jax_version": executed.get("jax_version"),
+            "date": executed.get("date"),
+            "execution_s": exec_data.get("runtime"),
+            "succeeded": exec_data.get("succeeded"),
+            "measurements": len(entry["records"]),
+        })
+        records.extend(entry["records"])
+    return chapters, records
+
+
+def _references(app) -> list[tuple[str, dict]]:
+    pattern = app.config.jaxbook_timings_references
+    found = []
+    for path in sorted(Path(app.srcdir).glob(pattern)) if pattern else []:
+        try:
+            found.append((path.name, timingdata.load_timings(path)))
+        except ValueError as exc:
+            logger.warning(f"jaxbook: reference timings not usable: {exc}",
+                           type="jaxbook", subtype="timings")
+    return found
+
+
+# --- docutils building blocks ----------------------------------------------------
+
+def _para(*parts) -> nodes.paragraph:
+    para = nodes.paragraph()
+    for part in parts:
+        para += nodes.Text(part) if isinstance(part, str) else part
+    return para
+
+
+def _table(title: str, headers: list[str], rows: list[list], classes: list[str],
+           ident: str) -> nodes.table:
+    # An id of its own: numbered (numfig) builds need one for every table and figure.
+    table = nodes.table(classes=["jaxbook-timings-table", *classes], ids=[ident])
+    table += nodes.title(text=title)
+    group = nodes.tgroup(cols=len(headers))
+    table += group
+    for _ in headers:
+        group += nodes.colspec(colwidth=1)
+    head = nodes.thead()
+    group += head
+    row = nodes.row()
+    for header in headers:
+        row += nodes.entry("", nodes.paragraph(text=header))
+    head += row
+    body = nodes.tbody()
+    group += body
+    for values in rows:
+        row = nodes.row()
+        for value in values:
+            cell = value if isinstance(value, nodes.Node) else nodes.paragraph(text=str(value))
+            row += nodes.entry("", cell)
+        body += row
+    return table
+
+
+class _Page:
+    """Fills the parts of one page that shows the timings."""
+
+    def __init__(self, app, docname):
+        self.app, self.docname = app, docname
+        self.chapters, self.records = gather(app.env)
+        self.summary = timingdata.build_summary(self.chapters, self.records)
+        self.backend = self.summary["backend"]
+        self.titles = {c["docname"]: c["title"] for c in self.chapters}
+        self.html = app.builder.format == "html"
+        self.references = _references(app)
+        if len(self.summary["backends"]) > 1:
+            logger.warning(
+                "jaxbook: the chapters of this build were executed with different JAX backends "
+                f"({', '.join(self.summary['backends'])}): outputs of different builds are mixed. "
+                "Delete _build/.jupyter_cache and _build/.staging and build again.",
+                location=docname, type="jaxbook", subtype="timings")
+
+    # links and files
+    def link(self, target: str, text: str) -> nodes.reference:
+        uri = self.app.builder.get_relative_uri(self.docname, target)
+        return nodes.reference("", text, internal=True, refuri=uri)
+
+    def out_uri(self, path: str) -> str:
+        """URI of an output file `path` (relative to the output root) from this page."""
+        page = self.app.builder.get_target_uri(self.docname)
+        return posixpath.relpath(path, posixpath.dirname(page) or ".")
+
+    def chapter_cell(self, docname: str) -> nodes.paragraph:
+        title = self.titles.get(docname, docname)
+        if docname in self.app.env.found_docs:
+            return _para(self.link(docname, title))
+        return _para(title)
+
+    def comparable(self) -> list[tuple[str, dict]]:
+        return [(name, ref) for name, ref in self.references
+                if self.backend and {self.backend, ref["build"]["backend"]} == {"cpu", "gpu"}]
+
+    # parts
+    def part(self, name: str) -> list[nodes.Node]:
+        return getattr(self, f"part_{name}")()
+
+    def part_summary(self):
+        s = self.summary
+        devices = ", ".join(s["devices"]) or "an unknown device"
+        versions = ", ".join(s["jax_versions"]) or "unknown"
+        dates = " to ".join(dict.fromkeys([s["dates"][0], s["dates"][-1]])) if s["dates"] else "unknown dates"
+        out = [_para(
+            f"This build executed {len(self.chapters)} chapters on {devices} with JAX {versions} "
+            f"({dates}). They recorded {len(self.records)} measurements with the book's timing "
+            "convention, ", nodes.literal(text="measure"), ": the first call is timed on its own (for a jitted function it "
+            "includes tracing and compilation), then each of several repeats makes enough calls "
+            "to be measurable, waiting for every result; the median time per call and the "
+            "interquartile range (the spread of the middle half of the repeats) are reported.")]
+        if self.backend == "cpu":
+            out.append(_para(
+                "This build ran without a GPU, so its timings are CPU timings; the published "
+                "site is executed on a GPU."))
+        if self.html:
+            out.append(_para("The same data as JSON: ",
+                             nodes.reference("", JSON_NAME, refuri=self.out_uri(JSON_NAME)), "."))
+        return out
+
+    def part_measurements(self):
+        if not self.records:
+            return [_para("This build recorded no measurements.")]
+        rows = [[
+            self.chapter_cell(r["chapter"]), r["label"], r.get("device", "—"),
+            fmt_seconds(r.get("first_call_s")), fmt_seconds(r["median_s"]),
+            f"{fmt_seconds(r.get('q25_s'))} – {fmt_seconds(r.get('q75_s'))}",
+            f"{r.get('repeats', '—')} × {r.get('calls_per_repeat', '—')}",
+        ] for r in self.records]
+        out = [_table(
+            "Every measurement of this build",
+            ["Chapter", "Measured", "Device", "First call", "Median per call",
+             "Spread (IQR)", "Repeats × calls"],
+            rows, ["jaxbook-timings-measurements"], "jaxbook-timings-measurements-table")]
+        out += self.plot_measurements()
+        return out
+
+    def part_comparison(self):
+        comparable = self.comparable()
+        if not comparable:
+            other = "GPU" if self.backend != "gpu" else "CPU"
+            return [nodes.note("", _para(
+                f"No {other} reference run is recorded yet, so CPU and GPU times cannot be "
+                f"shown side by side here. (A build on the other backend saves one with "
+                "tools/save_timings.py; see the README.)"),
+                classes=["jaxbook-timings-no-reference"])]
+        out = []
+        for name, ref in comparable:
+            rows_data = timingdata.compare(self.records, self.backend, ref)
+            ref_build = ref["build"]
+            ref_side = ref_build["backend"].upper()
+            this_side = self.backend.upper()
+            ref_dates = " to ".join(dict.fromkeys([ref_build["dates"][0], ref_build["dates"][-1]]))
+            commit = f", commit {ref_build['commit'][:12]}" if ref_build.get("commit") else ""
+            out.append(_para(
+                f"{this_side}: this build ({', '.join(self.summary['devices'])}, JAX "
+                f"{', '.join(self.summary['jax_versions'])}). {ref_side}: the reference run "
+                f"recorded in {name} ({', '.join(ref_build['devices'])}, JAX "
+                f"{', '.join(ref_build['jax_versions'])}, {ref_dates}{commit}). "
+                "The ratio is the CPU median divided by the GPU median: how many times faster "
+                "the GPU run was. A measurement that only one run has was added or renamed "
+                "since the other run."))
+
+            def cell(record):
+                if record is None:
+                    return "not measured"
+                return f"{fmt_seconds(record['median_s'])} on {record.get('device', '?')}"
+
+            rows = [[self.chapter_cell(r["chapter"]), r["label"], cell(r["cpu"]), cell(r["gpu"]),
+                     fmt_ratio(r["ratio"])] for r in rows_data]
+            out.append(_table(
+                f"CPU and GPU side by side ({name})",
+                ["Chapter", "Measured", "CPU median per call", "GPU median per call", "CPU ÷ GPU"],
+                rows, ["jaxbook-timings-comparison"], f"jaxbook-timings-comparison-{name.split('.')[0]}"))
+        return out
+
+    def part_chapters(self):
+        rows = []
+        for c in self.chapters:
+            seconds = c["execution_s"]
+            shown = f"{seconds:.1f} s" if seconds is not None else "not executed"
+            if c["succeeded"] is False:
+                shown += " (failed)"
+            rows.append([self.chapter_cell(c["docname"]), c["device"] or "—",
+                         c["jax_version"] or "—", c["date"] or "—", shown, str(c["measurements"])])
+        out = [_table(
+            "Where, when and how long each chapter was executed",
+            ["Chapter", "Executed on", "JAX", "Date", "Execution time", "Measurements"],
+            rows, ["jaxbook-timings-chapters"], "jaxbook-timings-chapters-table")]
+        out += self.plot_chapters()
+        return out
+
+    # plots
+    def figure(self, fig, name: str, alt: str, caption: str) -> list[nodes.Node]:
+        if not self.html:
+            return []
+        out = Path(self.app.outdir, IMAGE_DIR, name)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, format="png", metadata={"Software": None})
+        figure = nodes.figure(classes=["jaxbook-timings-plot"], ids=[name.removesuffix(".png")])
+        uri = self.out_uri(f"{IMAGE_DIR}/{name}")
+        # Written into the output directly: "?" tells Sphinx not to look for it in the sources.
+        figure += nodes.image(uri=uri, alt=alt, candidates={"?": uri})
+        figure += nodes.caption(text=caption)
+        return [figure]
+
+    def _new_figure(self, bars: int):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(8, 1.6 + 0.32 * max(bars, 3)), dpi=100, facecolor="white",
+                     layout="constrained")
+        ax = fig.subplots()
+        ax.grid(True, axis="x", alpha=0.3)
+        return fig, ax
+
+    def _short(self, chapter: str, label: str) -> str:
+        text = f"{self.titles.get(chapter, chapter)}: {label}"
+        return text if len(text) <= 60 else text[:57] + "…"
+
+    def plot_measurements(self):
+        comparable = self.comparable()
+        ref = comparable[0][1] if comparable else None
+        series = [(f"this build ({self.backend.upper() if self.backend else '?'})",
+                   {timingdata.record_key(r): r for r in self.records})]
+        if ref is not None:
+            series.append((f"reference ({ref['build']['backend'].upper()})",
+                           {timingdata.record_key(r): r for r in ref["records"]}))
+        keys = [timingdata.record_key(r) for r in self.records]
+        if ref is not None:  # measurements only the reference run has get a row too
+            keys += [k for k in series[1][1] if k not in series[0][1]]
+        fig, ax = self._new_figure(len(keys) * len(series))
+        height = 0.8 / len(series)
+        for s, (name, by_key) in enumerate(series):
+            ys, med, lo, hi, first = [], [], [], [], []
+            for i, key in enumerate(keys):
+                r = by_key.get(key)
+                if r is None:
+                    continue
+                ys.append(i + (s - (len(series) - 1) / 2) * height)
+                med.append(r["median_s"])
+                lo.append(max(r["median_s"] - r.get("q25_s", r["median_s"]), 0))
+                hi.append(max(r.get("q75_s", r["median_s"]) - r["median_s"], 0))
+                first.append(r.get("first_call_s"))
+            ax.errorbar(med, ys, xerr=[lo, hi], fmt="o", capsize=3, color=f"C{s}",
+                        label=f"median per call (IQR), {name}")
+            pts = [(f, y) for f, y in zip(first, ys) if f]
+            if pts:
+                ax.scatter([f for f, _ in pts], [y for _, y in pts], marker="D", s=18,
+                           facecolors="none", edgecolors=f"C{s}", label=f"first call, {name}")
+        ax.set_yticks(range(len(keys)), [self._short(*k) for k in keys], fontsize=8)
+        ax.set_ylim(len(keys) - 0.5, -0.5)  # first measurement at the top
+        ax.set_xscale("log")
+        ax.set_xlabel("seconds (log scale)")
+        fig.legend(fontsize=8, loc="outside lower center", ncols=2, frameon=False)
+        n = len(keys)
+        alt = (f"Dot plot of {n} measurements on a logarithmic time axis, "
+               "one row per measurement: a dot for the median time per call with its "
+               "interquartile range as error bars, and a hollow diamond for the first call "
+               "(which includes compilation)")
+        alt += (f"; each row also has a second dot and diamond for the "
+                f"{ref['build']['backend'].upper()} reference run." if ref is not None else ".")
+        alt += " The values are those of the table above."
+        return self.figure(fig, "jaxbook-timings-measurements.png", alt,
+                           "Median time per call (dots, with interquartile range) and first call "
+                           "(diamonds) of every measurement, on a log scale.")
+
+    def plot_chapters(self):
+        done = [c for c in self.chapters if c["execution_s"] is not None]
+        if not done:
+            return []
+        fig, ax = self._new_figure(len(done))
+        ax.barh(range(len(done)), [c["execution_s"] for c in done], color="C0")
+        ax.set_yticks(range(len(done)), [c["title"][:60] for c in done], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("execution time of the chapter (seconds)")
+        slowest = max(done, key=lambda c: c["execution_s"])
+        alt = (f"Horizontal bar chart of the execution time of each of the {len(done)} chapters "
+               f"of this build; the slowest, {slowest['title']}, took "
+               f"{slowest['execution_s']:.1f} s. The values are those of the table above.")
+        return self.figure(fig, "jaxbook-timings-chapters.png", alt,
+                           "Execution time of each chapter in this build.")
+
+    def write_json(self):
+        if self.html:
+            doc = timingdata.timings_document(self.chapters, self.records)
+            Path(self.app.outdir, JSON_NAME).write_text(
+                json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf8")
+
+
+def _render(app, doctree, docname):
+    parts = list(doctree.findall(timings_part))
+    if not parts:
+        return
+    page = _Page(app, docname)
+    for node in parts:
+        node.replace_self(page.part(node["part"]))
+    page.write_json()
+
+
+def setup(app):
+    app.add_config_value("jaxbook_timings_references", "timings/*-reference.json", "env")
+    app.add_node(timings_part)
+    app.add_directive("jaxbook-timings", TimingsDirective)
+    app.connect("doctree-read", _collect)
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
+    app.connect("env-get-outdated", _always_outdated)
+    app.connect("doctree-resolved", _render)
+    return {"version": "1", "env_version": 1, "parallel_read_safe": True,
+            "parallel_write_safe": True}
