@@ -24,7 +24,6 @@ REPORT: list[str] = []  # extra lines for the closing summary (e.g. standalone r
 class Book:
     root: Path
     html: Path
-    executed: Path
     cache: Path
 
     def chapters(self) -> list[str]:
@@ -52,8 +51,7 @@ def book() -> Book:
             "The book did not build:\n" + result.stdout[-6000:] + "\n" + result.stderr[-6000:],
             pytrace=False,
         )
-    return Book(ROOT, ROOT / "_build" / "html", ROOT / "_build" / "jupyter_execute",
-                ROOT / "_build" / ".jupyter_cache")
+    return Book(ROOT, ROOT / "_build" / "html", ROOT / "_build" / ".jupyter_cache")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

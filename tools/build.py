@@ -4,8 +4,8 @@
   re-executed) and builds HTML with Sphinx warnings as errors (--keep-going,
   so every warning is listed).
 * Builds in `_build/.staging` and only on success replaces `_build/html` (and
-  `_build/jupyter_execute`, the executed notebooks), so a failed build never
-  loses or pollutes the last good site, and no execution report is published.
+  `_build/colab`, the executed chapters as Colab notebooks), so a failed build
+  never loses or pollutes the last good site, and no execution report is published.
 * On failure names each failing chapter and cell and exits non-zero.
 * On success prints where to open the site and each chapter's execution time.
 """
@@ -128,16 +128,17 @@ def main() -> int:
         print(f"  The last good site in {out / 'html'} was left as it was.", file=sys.stderr)
         return 1
 
-    swap_in(staged_html, out / "html")
-    last_ok.touch()
-    executed = staging / "_build" / "jupyter_execute"
-    if executed.exists():
-        swap_in(executed, out / "jupyter_execute")
-    # The notebooks the Colab buttons open (pushed to their branch on publish).
+    # The notebooks the Colab buttons open (pushed to their branch on publish):
+    # executed, outputs included, runnable with nothing of this repository.
+    # They are also what the pages' ".ipynb" download button serves (myst-nb's
+    # own copy lacks outputs for chapters taken from the cache).
     colab = staging / "colab"
     shutil.rmtree(colab, ignore_errors=True)
-    make_colab.write_all(book, colab)
+    for notebook in make_colab.write_all(book, colab):
+        shutil.copy(notebook, staged_html / "_sources" / notebook.relative_to(colab))
+    swap_in(staged_html, out / "html")
     swap_in(colab, out / "colab")
+    last_ok.touch()
 
     print(f"\nBuilt in {elapsed:.1f} s. Open {out / 'html' / 'index.html'}")
     print("Chapter execution times (from the execution cache):")
