@@ -1,0 +1,429 @@
+"""The site in a real browser (issue 7).
+
+Every page of the built site is opened in headless Chromium, as a first-time
+visitor, in the light and the dark colour scheme: no console errors, no failed
+or 4xx/5xx requests, no request to another host, no axe-core accessibility
+violations. Search finds the chapters, chapter pages show working launch and
+download buttons and loaded figures with alt text, figures stay legible in
+dark mode, no internal link or anchor is broken, and pages stay light.
+
+The browser is Debian's Chromium (`sudo apt-get install -y chromium`), or the
+binary named by $JAXBOOK_CHROMIUM; Playwright's browser downloads are never
+used. Without a browser these tests fail and say how to install it.
+
+Findings, page weights, external links and screenshots are written to
+_build/browser/ and summarised at the end of the test run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+import siteaudit
+from conftest import ROOT, bookinfo
+
+PAGES = siteaudit.site_pages(ROOT)
+CHAPTERS = bookinfo.chapters(ROOT)
+SCHEMES = ("light", "dark")
+OUT = ROOT / "_build" / "browser"
+MAX_PNG_BYTES = 1_000_000  # no multi-megabyte figures
+MAX_PAGE_BYTES = 3_000_000  # a page's own HTML, images and files (theme assets not counted)
+COLAB_PREFIX = "https://colab.research.google.com/github/"
+
+PAGE_FACTS_JS = """() => {
+  const style = (e) => getComputedStyle(e);
+  const items = (sel) => [...document.querySelectorAll(sel)].map((e) => ({
+    text: e.textContent.trim(), title: e.getAttribute("title") || "",
+    href: e.getAttribute("href") ? e.href : null}));
+  return {
+    theme: document.documentElement.dataset.theme,
+    images: [...document.querySelectorAll("img")].map((img) => ({
+      src: img.getAttribute("src"), alt: img.getAttribute("alt"),
+      width: img.naturalWidth, height: img.naturalHeight, complete: img.complete,
+      output: !!img.closest("div.cell_output"),
+      background: style(img).backgroundColor, padding: style(img).paddingTop,
+    })),
+    launch: items(".dropdown-launch-buttons .dropdown-menu li > *"),
+    download: items(".dropdown-download-buttons .dropdown-menu li > *"),
+  };
+}"""
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+class _Summary:
+    """Sections printed at the end of the pytest run (registered as a plugin)."""
+
+    def __init__(self):
+        self.sections: dict[str, list[str]] = {}
+
+    def pytest_terminal_summary(self, terminalreporter):
+        for title, lines in self.sections.items():
+            terminalreporter.section(title)
+            for line in lines:
+                terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def summary(request) -> _Summary:
+    plugin = _Summary()
+    request.config.pluginmanager.register(plugin, "jaxbook-browser-summary")
+    OUT.mkdir(parents=True, exist_ok=True)
+    return plugin
+
+
+@pytest.fixture(scope="session")
+def browser():
+    problem = siteaudit.missing_chromium_message()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = siteaudit.launch(p)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def site(book):
+    """The base URL of the built site, served on 127.0.0.1."""
+    with siteaudit.serve(book.html) as base:
+        yield base
+
+
+def _collect(page, report):
+    report.facts = page.evaluate(PAGE_FACTS_JS)
+    if report.scheme == "light" and page.locator(".dropdown-download-buttons").count():
+        # The buttons work in the browser: the toggles are visible, and a click
+        # on the download toggle opens a menu whose items are visible.
+        report.facts["launch_toggle_visible"] = page.locator(
+            ".dropdown-launch-buttons > button").first.is_visible()
+        toggle = page.locator(".dropdown-download-buttons > button").first
+        report.facts["download_toggle_visible"] = toggle.is_visible()
+        toggle.click()
+        report.facts["download_menu_visible"] = page.locator(
+            ".dropdown-download-buttons .dropdown-menu li").first.is_visible()
+        page.keyboard.press("Escape")
+
+
+@pytest.fixture(scope="session")
+def audits(book, browser, site, summary) -> dict[tuple[str, str], siteaudit.PageReport]:
+    """Every page, opened once per colour scheme: console, requests, axe, facts."""
+    reports = {}
+    for page in PAGES:
+        for report in siteaudit.audit_page(browser, site, book.html, page, SCHEMES, collect=_collect):
+            reports[page, report.scheme] = report
+    lines = siteaudit.format_reports(list(reports.values()))
+    (OUT / "audit.txt").write_text("\n".join(lines) + "\n")
+    (OUT / "audit.json").write_text(json.dumps([r.as_dict() for r in reports.values()], indent=1))
+    clean = all(not (r.console_errors or r.failed_requests or r.external_requests or r.violations)
+                for r in reports.values())
+    summary.sections["browser: every page, light and dark"] = (
+        [f"{len(PAGES)} pages x {len(SCHEMES)} colour schemes: no console errors, failed or "
+         "external requests, or axe violations"] if clean else lines
+    ) + [f"(details in {(OUT / 'audit.txt').relative_to(ROOT)})"]
+
+    per_page, shared = siteaudit.page_weights([r for (p, s), r in reports.items() if s == "light"])
+    weights = siteaudit.format_weights(per_page, shared)
+    (OUT / "page-weights.txt").write_text("\n".join(weights) + "\n")
+    summary.sections["page weight: bytes transferred per page (theme assets counted once)"] = weights
+    return reports
+
+
+def _reports(audits, page):
+    return [audits[page, scheme] for scheme in SCHEMES]
+
+
+# --------------------------------------------------------------------------- every page
+
+
+def test_chromium_is_available():
+    problem = siteaudit.missing_chromium_message()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_console_errors(audits, page):
+    errors = {r.scheme: r.console_errors for r in _reports(audits, page) if r.console_errors}
+    assert not errors, f"{page}: console errors {errors}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_failed_requests(audits, page):
+    failed = {r.scheme: r.failed_requests for r in _reports(audits, page) if r.failed_requests}
+    assert not failed, f"{page}: failed or 4xx/5xx requests {failed}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_requests_to_other_hosts(audits, page):
+    """Pages display without third-party hosts (MathJax is served by the site)."""
+    external = {r.scheme: r.external_requests for r in _reports(audits, page) if r.external_requests}
+    assert not external, f"{page}: requests leaving the site {external}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_serious_or_critical_accessibility_violations(audits, page):
+    found = {r.scheme: r.axe_summary(("critical", "serious")) for r in _reports(audits, page)}
+    found = {scheme: v for scheme, v in found.items() if v}
+    assert not found, f"{page}: axe-core violations {found} (see _build/browser/audit.txt)"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_accessibility_violations_of_any_impact(audits, page):
+    found = {r.scheme: r.axe_summary() for r in _reports(audits, page) if r.violations}
+    assert not found, f"{page}: axe-core violations {found} (see _build/browser/audit.txt)"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_images_load_and_have_alt_text(audits, page):
+    for report in _reports(audits, page):
+        for img in report.facts["images"]:
+            assert img["complete"] and img["width"] > 0 and img["height"] > 0, (
+                f"{page} [{report.scheme}]: image {img['src']} did not load")
+            assert img["alt"] is not None, f"{page}: image {img['src']} has no alt attribute"
+            if img["output"]:
+                alt = img["alt"].strip()
+                assert alt and not alt.endswith(".png"), (
+                    f"{page}: figure {img['src']} without alt text")
+
+
+# --------------------------------------------------------------------------- chapters
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_chapter_shows_launch_and_download_buttons(book, audits, docname):
+    facts = audits[f"{docname}.html", "light"].facts
+    assert facts.get("launch_toggle_visible"), f"{docname}: no visible launch button"
+    assert facts["launch"], f"{docname}: the launch menu is empty"
+    assert facts.get("download_toggle_visible"), f"{docname}: no visible download button"
+    assert facts.get("download_menu_visible"), f"{docname}: the download menu did not open"
+    downloads = {item["text"]: item["href"] for item in facts["download"]}
+    assert {".ipynb", ".md"} <= set(downloads), f"{docname}: downloads {sorted(downloads)}"
+    notebook = book.html / urlsplit(downloads[".ipynb"]).path.lstrip("/")
+    nb = json.loads(notebook.read_text())
+    assert nb["nbformat"] == 4 and any(c["cell_type"] == "code" for c in nb["cells"])
+    source = book.html / urlsplit(downloads[".md"]).path.lstrip("/")
+    assert source.read_text() == bookinfo.source_path(ROOT, docname).read_text()
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_colab_launch_button_points_to_ipynb(audits, docname):
+    """Colab opens the chapter's notebook (.ipynb); it cannot open MyST .md.
+
+    Depends on the Colab issue (the lead's change to the launch button)."""
+    colab = [i["href"] for i in audits[f"{docname}.html", "light"].facts["launch"]
+             if i["href"] and "colab" in (i["text"] + i["title"]).lower()]
+    assert colab, f"{docname}: no Colab entry in the launch menu"
+    assert all(u.startswith(COLAB_PREFIX) and urlsplit(u).path.endswith(".ipynb") for u in colab), (
+        f"{docname}: Colab link {colab} does not open an .ipynb from GitHub")
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_output_figures_sit_on_a_light_card_in_dark_mode(audits, docname):
+    for img in audits[f"{docname}.html", "dark"].facts["images"]:
+        if img["output"]:
+            assert img["background"] == "rgb(255, 255, 255)" and img["padding"] != "0px", (
+                f"{docname}: figure {img['src']} in dark mode: background {img['background']}, "
+                f"padding {img['padding']}")
+
+
+# --------------------------------------------------------------------------- search
+
+
+@pytest.mark.parametrize("term, docname", [("vmap", "chapters/vmap"), ("grad", "chapters/autodiff")])
+def test_search_lists_the_chapter(browser, site, term, docname):
+    """Typing the term into the search page lists the chapter that teaches it."""
+    context = siteaudit.new_context(browser)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(site + "search.html")
+        box = page.locator(".bd-search-container form.bd-search input")
+        box.fill(term)
+        box.press("Enter")
+        page.wait_for_function(
+            "() => (document.querySelector('#search-results .search-summary') || {}).textContent",
+            timeout=15_000,
+        )
+        hrefs = page.eval_on_selector_all(
+            "#search-results ul.search li a", "links => links.map(a => a.getAttribute('href'))")
+        found = {re.sub(r"\.html$", "", urlsplit(h).path) for h in hrefs}
+        violations = siteaudit.run_axe(page)
+    finally:
+        context.close()
+    assert not errors, errors
+    assert docname in found, f"searching {term!r} listed {sorted(found)}, not {docname}"
+    assert not violations, f"search results page: axe-core violations {violations}"
+
+
+# --------------------------------------------------------------------------- dark mode
+
+
+def test_theme_button_cycles_modes_without_errors(browser, site):
+    """The colour-mode button works from a first visit (the theme's default
+    mode used to be empty: "Got invalid theme mode")."""
+    context = siteaudit.new_context(browser)
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{site}{CHAPTERS[0]}.html")
+        initial = page.evaluate("() => document.documentElement.dataset.mode")
+        modes = []
+        for _ in range(3):
+            page.locator(".theme-switch-button:visible").first.click()
+            modes.append(page.evaluate(
+                "() => [document.documentElement.dataset.mode, document.documentElement.dataset.theme]"))
+    finally:
+        context.close()
+    assert not errors, errors
+    assert initial == "auto"
+    assert modes == [["dark", "dark"], ["light", "light"], ["auto", "light"]], modes
+
+
+def _transparent_figure_png() -> bytes:
+    """A figure the way a chapter should not make it: transparent background,
+    black axes and text (illegible on a dark page without help)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 2), dpi=60)
+    ax.plot([0, 1, 2], [0, 1, 0], color="black")
+    ax.set_title("transparent")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", transparent=True)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _luminance(pixel) -> float:
+    r, g, b = pixel[:3]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_dark_mode_figures_sit_on_a_light_card(book, browser, site, summary):
+    """The look chosen for figures in dark mode (_static/jaxbook.css): a white
+    card around each output image, so that even a transparent figure with black
+    lines is legible; in light mode images are shown as they are. Screenshots
+    of one chapter in both modes go to _build/browser/screenshots/."""
+    import base64
+
+    from PIL import Image, ImageStat
+
+    shots = OUT / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    with_figures = [d for d in CHAPTERS if book.page(d).select("div.cell_output img")]
+    docname = with_figures[0] if with_figures else CHAPTERS[0]
+    png = "data:image/png;base64," + base64.b64encode(_transparent_figure_png()).decode()
+    saved = []
+    for scheme in SCHEMES:
+        context = siteaudit.new_context(browser, scheme)
+        page = context.new_page()
+        try:
+            page.goto(f"{site}{docname}.html")
+            page.wait_for_load_state("networkidle")
+            page.evaluate(siteaudit.WAIT_FOR_MATHJAX)
+            # A screenshot of the chapter around its first figure, for people to look at.
+            figure = page.locator("div.cell_output img").first
+            if figure.count():
+                figure.evaluate("e => e.scrollIntoView({block: 'center'})")
+            path = shots / f"{docname.replace('/', '-')}-{scheme}.png"
+            page.screenshot(path=str(path))
+            saved.append(path)
+            # The rule itself, on a transparent figure added to the page.
+            page.evaluate(
+                """(src) => {
+                  const out = document.createElement("div");
+                  out.className = "cell_output docutils container";
+                  out.id = "jaxbook-test-figure";
+                  out.innerHTML = `<img alt="test figure" src="${src}">`;
+                  document.querySelector("article.bd-article").prepend(out);
+                }""",
+                png,
+            )
+            img = page.locator("#jaxbook-test-figure img")
+            page.wait_for_function("() => document.querySelector('#jaxbook-test-figure img').complete")
+            img.evaluate("e => e.scrollIntoView({block: 'center'})")
+            box = img.bounding_box()
+            path = shots / f"transparent-figure-{scheme}.png"
+            shot = Image.open(io.BytesIO(page.screenshot(path=str(path)))).convert("RGB")
+            saved.append(path)
+            scale = shot.width / page.viewport_size["width"]
+            inside = shot.crop(tuple(int(v * scale) for v in (
+                box["x"] + 12, box["y"] + 12, box["x"] + box["width"] - 12,
+                box["y"] + box["height"] - 12)))
+            background = ImageStat.Stat(inside).median  # the figure's (transparent) background
+            corner = shot.getpixel((int((box["x"] + 3) * scale), int((box["y"] + box["height"] / 2) * scale)))
+            page_bg = shot.getpixel((int((box["x"] - 8) * scale), int((box["y"] + box["height"] / 2) * scale)))
+        finally:
+            context.close()
+        if scheme == "dark":
+            assert _luminance(page_bg) < 80, f"dark mode page background {page_bg} is not dark"
+            assert _luminance(corner) > 200, f"dark mode: figure card {corner} is not light"
+            assert _luminance(background) > 180, (
+                f"dark mode: a transparent figure shows {background}, not a light background")
+        else:
+            assert _luminance(page_bg) > 230 and _luminance(background) > 230
+    summary.sections["dark mode screenshots"] = [str(p.relative_to(ROOT)) for p in saved]
+
+
+# --------------------------------------------------------------------------- links and weight
+
+
+def test_no_broken_internal_links(book, summary):
+    broken, external = siteaudit.check_links(book.html)
+    hosts: dict[str, int] = {}
+    for url in external:
+        host = urlsplit(url if not url.startswith("//") else "https:" + url).netloc
+        hosts[host] = hosts.get(host, 0) + 1
+    (OUT / "external-links.txt").write_text(
+        "".join(f"{url}  <- {', '.join(sorted(pages))}\n" for url, pages in sorted(external.items())))
+    summary.sections["links"] = [
+        f"{len(broken)} broken internal links or anchors in "
+        f"{len(siteaudit.built_pages(book.html))} pages",
+        f"{len(external)} external links, not checked (offline): "
+        + ", ".join(f"{h} ({n})" for h, n in sorted(hosts.items())),
+        f"(listed in {(OUT / 'external-links.txt').relative_to(ROOT)})",
+    ]
+    assert not broken, "broken internal links:\n" + "\n".join(broken)
+
+
+def test_link_checker_finds_broken_links(tmp_path):
+    (tmp_path / "a.html").write_text(
+        '<p id="here"></p><a href="#here">ok</a><a href="b.html#there">ok</a>'
+        '<a href="b.html#nowhere">bad anchor</a><a href="c.html">bad file</a>'
+        '<img src="img.png"><a href="https://example.org/">external</a>')
+    (tmp_path / "b.html").write_text('<h1 id="there">B</h1>')
+    broken, external = siteaudit.check_links(tmp_path)
+    assert sorted(broken) == [
+        "a.html: b.html#nowhere (no id 'nowhere' in b.html)",
+        "a.html: c.html (no such file)",
+        "a.html: img.png (no such file)",
+    ]
+    assert set(external) == {"https://example.org/"}
+
+
+def test_figures_are_small(book):
+    big = {p.relative_to(book.html).as_posix(): p.stat().st_size
+           for p in book.html.rglob("*.png") if p.stat().st_size > MAX_PNG_BYTES}
+    assert not big, f"PNG files over {MAX_PNG_BYTES:,} bytes: {big}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_weight(audits, page):
+    per_page, _ = siteaudit.page_weights([audits[page, "light"]])
+    weight = per_page[page]
+    assert weight["html"] > 0, f"{page}: its HTML was not loaded"
+    assert weight["total"] <= MAX_PAGE_BYTES, f"{page}: {weight['total']:,} bytes ({weight})"
