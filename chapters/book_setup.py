@@ -126,14 +126,15 @@ class Timing:
 
     def __str__(self):
         return (
-            f"{self.label}: first call {fmt_seconds(self.first_s)}; then median "
-            f"{fmt_seconds(self.median_s)} per call (IQR {fmt_seconds(self.q25_s)}"
-            f"–{fmt_seconds(self.q75_s)}, {len(self.times)} repeats × {self.inner} "
-            f"calls) on {self.device}, JAX {jax.__version__}"
+            f"{self.label} (on {self.device}, JAX {jax.__version__})\n"
+            f"  first call: {fmt_seconds(self.first_s)}\n"
+            f"  then:       median {fmt_seconds(self.median_s)} per call, IQR "
+            f"{fmt_seconds(self.q25_s)}–{fmt_seconds(self.q75_s)} "
+            f"({len(self.times)} repeats × {self.inner} calls)"
         )
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/plain": "⏱ " + str(self)}, {self.KEY: self.record()}
+        return {"text/plain": "timing: " + str(self)}, {self.KEY: self.record()}
 
 
 def measure(fn, *args, label, repeat=7, min_repeat_s=0.05, max_calls=10_000,
