@@ -126,7 +126,7 @@ class Timing:
 
     def __str__(self):
         return (
-            f"{self.label} (on {self.device}, JAX {jax.__version__})\n"
+            f"{self.label}  [{self.device} · JAX {jax.__version__}]\n"
             f"  first call: {fmt_seconds(self.first_s)}\n"
             f"  then:       median {fmt_seconds(self.median_s)} per call, IQR "
             f"{fmt_seconds(self.q25_s)}–{fmt_seconds(self.q75_s)} "
