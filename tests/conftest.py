@@ -60,9 +60,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not cache.exists():
         return
     terminalreporter.section("chapter execution times (budget 60 s on 2 CPU cores)")
-    for docname in bookinfo.chapters(ROOT):
-        seconds = bookinfo.execution_seconds(cache, ROOT, docname)
-        shown = f"{seconds:6.1f} s" if seconds is not None else "   n/a"
-        terminalreporter.write_line(f"{shown}  {docname}")
+    for line in bookinfo.execution_lines(cache, ROOT):
+        terminalreporter.write_line(line)
     for line in REPORT:
         terminalreporter.write_line(line)

@@ -9,6 +9,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_SUFFIXES = (".md", ".ipynb")
+# Outputs of myst-nb's glue(): data for the prose, never shown where they are made.
+GLUE_MIME = "application/papermill.record/"
 
 
 def toc_files(book: Path = ROOT) -> list[str]:
@@ -76,6 +78,16 @@ def execution_seconds(cache_path: Path, book: Path, docname: str) -> float | Non
     """Execution time of the chapter's current source, from jupyter-cache."""
     _, record = cache_record(cache_path, book, docname)
     return None if record is None else record.data.get("execution_seconds")
+
+
+def execution_lines(cache_path: Path, book: Path = ROOT) -> list[str]:
+    """'  12.3 s  chapters/jit' for every chapter, in toc order."""
+    lines = []
+    for docname in chapters(book):
+        seconds = execution_seconds(cache_path, book, docname)
+        shown = f"{seconds:6.1f} s" if seconds is not None else "   n/a"
+        lines.append(f"{shown}  {docname}")
+    return lines
 
 
 def executed_notebook(cache_path: Path, book: Path, docname: str):

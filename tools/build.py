@@ -142,11 +142,8 @@ def main() -> int:
 
     print(f"\nBuilt in {elapsed:.1f} s. Open {out / 'html' / 'index.html'}")
     print("Chapter execution times (from the execution cache):")
-    cache = out / ".jupyter_cache"
-    for docname in bookinfo.chapters(book):
-        seconds = bookinfo.execution_seconds(cache, book, docname)
-        shown = f"{seconds:6.1f} s" if seconds is not None else "   n/a"
-        print(f"  {shown}  {docname}")
+    for line in bookinfo.execution_lines(out / ".jupyter_cache", book):
+        print(f"  {line}")
     return 0
 
 

@@ -23,8 +23,6 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bookinfo  # noqa: E402
 
-GLUE_MIME = "application/papermill.record/"
-
 
 def book_settings(book: Path) -> dict:
     config = yaml.safe_load((book / "_config.yml").read_text())
@@ -94,7 +92,7 @@ def colab_notebook(book: Path, docname: str) -> nbformat.NotebookNode:
             if out.output_type == "stream" and out.name == "stderr":
                 continue
             if out.output_type in ("display_data", "execute_result"):
-                out.data = {m: v for m, v in out.data.items() if not m.startswith(GLUE_MIME)}
+                out.data = {m: v for m, v in out.data.items() if not m.startswith(bookinfo.GLUE_MIME)}
                 if not out.data:
                     continue
                 if not banner and "text/markdown" in out.data:
