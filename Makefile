@@ -1,23 +1,29 @@
-# Learn JAX by Running It — the two commands a contributor needs:
-#   make html   build the book (creates .venv on first use)
-#   make test   build the book and run the test suite
-# plus: make serve (live preview), make clean, make lock (refresh the lock file).
-# GPU build (the publish workflow): make html JAX_BACKEND=cuda12 (see below).
+# Learn JAX by Running It. The two commands a contributor needs (README.md):
+#   make html   build the book into _build/html (creates .venv on first use)
+#   make test   build it if needed, then lint and run the test suite (installs the
+#               test tools, and Debian's Chromium when it is missing)
+# Also: make serve (live preview), make clean, make lock (refresh the four locks).
+# GPU build (the publish workflow): make html JAX_BACKEND=cuda12 (MAINTAINING.md).
 SHELL := /bin/bash
-PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
-
-.PHONY: html test serve clean lock check-gpu lock-gpu
-
-# JAX_BACKEND=cuda12 installs requirements-gpu.txt (jax-cuda12-plugin,
-# jax-cuda12-pjrt and the NVIDIA wheels, pinned with ==, for the same JAX version
-# as requirements.txt) and checks with tools/check_gpu.py that nvidia-smi works
-# and JAX's default backend is "gpu" before anything is executed.
-JAX_BACKEND ?= cpu
+PIP := $(PY) -m pip install --quiet --require-virtualenv --require-hashes --no-deps
+BOOK_STAMP := $(VENV)/.installed-book
+TEST_STAMP := $(VENV)/.installed-test
 GPU_STAMP := $(VENV)/.installed-cuda12
-EXEC_CACHE := _build/.jupyter_cache
+
+# Python 3.13, the Python of Colab's runtime: $(PYTHON) if given, else the first
+# python3.13 that really is 3.13 (on the PATH, or pyenv's).
+find_python = for p in python3.13 "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3.13 \
+  /usr/local/bin/python3.13 /usr/bin/python3.13; do \
+  "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 \
+  && { echo "$$p"; break; }; done
+PYTHON ?= $(shell $(find_python))
+
+# cpu (the default) or cuda12. tools/build.py does the switch: it runs the GPU check,
+# and drops the execution cache when it was made with the other backend.
+JAX_BACKEND ?= cpu
+export JAX_BACKEND
 ifeq ($(JAX_BACKEND),cuda12)
 BACKEND_DEPS := $(GPU_STAMP)
 else ifeq ($(JAX_BACKEND),cpu)
@@ -26,57 +32,59 @@ else
 $(error JAX_BACKEND must be cpu or cuda12, not '$(JAX_BACKEND)')
 endif
 
-html: $(STAMP) $(BACKEND_DEPS)
-ifeq ($(JAX_BACKEND),cpu)
-	@if [ -e $(GPU_STAMP) ]; then echo "Removing the CUDA wheels from $(VENV) (JAX_BACKEND=cpu)"; \
-	  $(PY) -m pip uninstall --quiet --yes -r requirements-gpu.txt && rm -f $(GPU_STAMP); fi
-else
-	$(PY) tools/check_gpu.py
-endif
-	@# Outputs executed with one backend are never reused by a build with another:
-	@# the execution cache records its backend (a cache without a record is a CPU
-	@# one); on a switch, it and the incremental build state are dropped.
-	@if [ -d $(EXEC_CACHE) ] && [ "$$(cat $(EXEC_CACHE)/jax-backend 2>/dev/null || echo cpu)" != "$(JAX_BACKEND)" ]; then \
-	  echo "The execution cache was made with another JAX backend: re-executing every chapter"; \
-	  rm -rf $(EXEC_CACHE) _build/.staging; fi
-	@mkdir -p $(EXEC_CACHE) && echo "$(JAX_BACKEND)" > $(EXEC_CACHE)/jax-backend
+.PHONY: html test lint chromium serve clean lock check-gpu
+
+html: $(BOOK_STAMP) $(BACKEND_DEPS)
 	$(PY) tools/build.py
 
-test: $(STAMP)
+test: $(TEST_STAMP) $(BACKEND_DEPS) chromium lint
 	$(PY) -m pytest
 
-serve: $(STAMP)
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+chromium:
+	@tools/ensure_chromium.sh
+
+check-gpu: $(BOOK_STAMP) $(GPU_STAMP)
+	$(PY) tools/check_gpu.py
+
+serve: $(TEST_STAMP)
 	$(VENV)/bin/jupyter-book config sphinx . >/dev/null
-	JAXBOOK_BUILD=1 PYTHONPATH=_ext $(VENV)/bin/sphinx-autobuild . _build/serve \
+	JAXBOOK_BUILD=1 $(VENV)/bin/sphinx-autobuild . _build/serve \
 	  --re-ignore '(^|/)(_build|\.venv|\.git|tests|tools|\.pytest_cache)(/|$$)' \
 	  --watch chapters --host 127.0.0.1 --port 8000
 
 clean:
-	rm -rf _build conf.py .pytest_cache
+	rm -rf _build conf.py .pytest_cache .ruff_cache
 
-# The environment: created from the pinned lock, re-created when it changes.
-$(STAMP): requirements.txt
-	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (looked for '$(PYTHON)'; set PYTHON=/path/to/python3.11)"; exit 1; }
+# The environment, from the hash-locked requirements (re-created when the lock
+# changes). --no-deps: each lock is complete, so nothing unlocked gets in.
+$(BOOK_STAMP): requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.13 is needed and none was found (looked for python3.13 on the PATH and in pyenv). Install it (e.g. 'pyenv install 3.13', or your system's python3.13 package) or run: make PYTHON=/path/to/python3.13 ..." >&2; exit 1; }
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip==25.3
-	$(PY) -m pip install --quiet --require-virtualenv -r requirements.txt
-	touch $(STAMP)
+	$(PIP) -r requirements.txt
+	touch $@
 
-check-gpu: $(STAMP) $(BACKEND_DEPS)
-	$(PY) tools/check_gpu.py
+$(TEST_STAMP): $(BOOK_STAMP) requirements-test.txt
+	$(PIP) -r requirements-test.txt
+	touch $@
 
-$(GPU_STAMP): $(STAMP) requirements-gpu.txt
-	$(PY) -m pip install --quiet --require-virtualenv -r requirements.txt -r requirements-gpu.txt
-	touch $(GPU_STAMP)
+$(GPU_STAMP): $(BOOK_STAMP) requirements-gpu.txt
+	$(PIP) -r requirements-gpu.txt
+	touch $@
 
-# Refresh requirements-gpu.txt (after `make lock`): resolved on Linux x86_64, Python 3.11.
-lock-gpu: $(STAMP)
-	$(PY) tools/lock_gpu.py --extra cuda12 --out requirements-gpu.txt
-
-lock:
-	rm -rf /tmp/jaxbook-lock && $(PYTHON) -m venv /tmp/jaxbook-lock
-	/tmp/jaxbook-lock/bin/pip install --quiet -r requirements.in
-	{ echo "# Full lock of the book's environment (Python 3.11). Generated by \`make lock\` from"; \
-	  echo "# requirements.in; do not edit by hand. Every package is pinned with ==."; \
-	  /tmp/jaxbook-lock/bin/pip freeze; } > requirements.txt
+# The four locks, resolved for Linux x86-64 and Python 3.13 whatever machine runs
+# this, with hashes (uv pip compile). The test and CUDA locks take requirements.txt
+# as constraints, so shared packages have one version; the CUDA lock leaves out
+# what requirements.txt already has.
+UV_COMPILE := $(VENV)/bin/uv pip compile --quiet --python-version 3.13 \
+  --python-platform x86_64-manylinux_2_28 --generate-hashes --custom-compile-command "make lock"
+lock: $(TEST_STAMP)
+	$(UV_COMPILE) requirements.in -o requirements.txt
+	$(UV_COMPILE) requirements-test.in -c requirements.txt -o requirements-test.txt
+	$(UV_COMPILE) requirements-gpu.in -c requirements.txt -o requirements-gpu.txt \
+	  $$(sed -n 's/^\([A-Za-z0-9._-]*\)==.*/--no-emit-package \1/p' requirements.txt)
+	$(UV_COMPILE) requirements-colab.in -o requirements-colab.txt
