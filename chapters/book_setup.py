@@ -9,13 +9,27 @@ import datetime as _dt
 import os as _os
 import re as _re
 import statistics as _stats
+import sys as _sys
 import time as _time
 import warnings as _warnings
 
-import jax
+# A chapter's own settings (the `jaxbook:` key of its front matter) come first in
+# this cell, as JAXBOOK_CHAPTER. XLA flags take effect only if set before JAX is
+# first imported, so they are applied here, before `import jax`.
+_xla_flags = globals().get("JAXBOOK_CHAPTER", {}).get("xla_flags")
+if _xla_flags and _xla_flags not in _os.environ.get("XLA_FLAGS", ""):
+    if "jax" in _sys.modules:
+        raise RuntimeError(
+            f"This chapter needs XLA_FLAGS={_xla_flags!r} before JAX is imported, but JAX is "
+            "already imported: restart the kernel (Colab: Runtime > Restart session) and run "
+            "the notebook from the top."
+        )
+    _os.environ["XLA_FLAGS"] = f"{_os.environ.get('XLA_FLAGS', '')} {_xla_flags}".strip()
+
+import jax  # noqa: E402
 import matplotlib as _mpl
 from IPython import get_ipython as _get_ipython
-from IPython.display import Markdown as _Markdown, display as _display
+from IPython.display import display as _display
 
 # Current APIs only: a DeprecationWarning raised while a chapter runs is an error.
 _warnings.simplefilter("error", DeprecationWarning)
@@ -167,14 +181,35 @@ def measure(fn, *args, label, repeat=7, min_repeat_s=0.05, max_calls=10_000,
     return timing
 
 
+class Executed:
+    """Where and with what this page was executed: shown as a sentence, and
+    recorded as data in the output's metadata (key `jaxbook_executed`), which the
+    Timings page, the GPU check and the Colab notebooks read."""
+
+    KEY = "jaxbook_executed"
+
+    def __init__(self):
+        self.facts = {
+            "device": device_name(),
+            "backend": jax.default_backend(),
+            "jax_version": jax.__version__,
+            "date": _dt.date.today().isoformat(),
+        }
+
+    def sentence(self):
+        f = self.facts
+        text = f"This page was executed on **{f['device']}** with JAX {f['jax_version']} on {f['date']}."
+        if _os.environ.get("JAXBOOK_BUILD") and f["backend"] == "cpu":
+            text += (
+                " This build ran without a GPU, so its timings are CPU timings; the "
+                "published site is executed on a GPU."
+            )
+        return text
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        text = self.sentence()
+        return {"text/markdown": text, "text/plain": text.replace("**", "")}, {self.KEY: self.facts}
+
+
 # Where and with what this page was executed (generated, never hand-written).
-_where = (
-    f"This page was executed on **{device_name()}** with JAX {jax.__version__} "
-    f"on {_dt.date.today().isoformat()}."
-)
-if _os.environ.get("JAXBOOK_BUILD") and jax.default_backend() == "cpu":
-    _where += (
-        " This build ran without a GPU, so its timings are CPU timings; the "
-        "published site is executed on a GPU."
-    )
-_display(_Markdown(_where))
+_display(Executed())

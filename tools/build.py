@@ -1,69 +1,105 @@
-"""Build the book strictly: `python tools/build.py` (what `make html` runs).
+"""Build the book strictly: `python tools/build.py` (what `make html` and the tests run).
 
+* Backend: `--backend cpu` (the default, or $JAX_BACKEND) executes the chapters on
+  the CPU, even where CUDA wheels are installed; `--backend cuda12` first checks
+  that JAX really computes on a GPU (check_gpu.py) and fails otherwise. Outputs
+  executed with one backend are never reused by a build with the other: the
+  execution cache records its backend and is dropped on a switch.
 * Executes every chapter (cached by jupyter-cache: unchanged chapters are not
-  re-executed) and builds HTML with Sphinx warnings as errors (--keep-going,
-  so every warning is listed).
-* Builds in `_build/.staging` and only on success replaces `_build/html` (and
-  `_build/colab`, the executed chapters as Colab notebooks), so a failed build
-  never loses or pollutes the last good site, and no execution report is published.
-* On failure names each failing chapter and cell and exits non-zero.
+  re-executed) and builds HTML with Sphinx warnings as errors (--keep-going, so
+  every warning is listed); then checks every executed chapter (deliberate errors
+  raise what they declare, nothing else raises, nothing on stderr, every cell ran).
+* Builds in `_build/.staging` and only on success replaces `_build/html` and
+  `_build/colab` (the chapters as Colab notebooks), so a failed or interrupted
+  build never loses or pollutes the last good site.
+* On failure names each failing chapter and cell (and says when a cell timed out)
+  and exits 1; 2 for a broken table of contents; 130 when interrupted (Ctrl-C).
+* One build at a time per checkout: a second one waits for the first.
 * On success prints where to open the site and each chapter's execution time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bookinfo  # noqa: E402
-import make_colab  # noqa: E402
+import bookfacts
+import check_gpu
+import make_colab
 
-CELL_SOURCE = re.compile(
-    r"An error occurred while executing the following cell:\n-+\n(.*?)\n-+\n", re.S
-)
+CELL_SOURCE = re.compile(r"An error occurred while executing the following cell:\n-+\n(.*?)\n-+\n", re.S)
+TIMEOUT = re.compile(r"(?:CellTimeoutError|timed out).*?(\d+) seconds", re.S)
 ERROR_LINE = re.compile(r"^(\w+(?:Error|Exception|Warning|Interrupt|Exit)\b:.*)$", re.M)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# jupyter-book's closing banner points at the staging folder, not where the site
+# ends up: those lines are dropped (the real location is printed at the end).
+STAGING_BANNER = ("You can look at your book", "Or paste this line", "Your book's HTML pages are here")
 
 
 def check_toc(book: Path) -> list[str]:
     problems = []
-    for docname in bookinfo.toc_files(book):
-        if bookinfo.source_path(book, docname) is None:
+    for docname in bookfacts.toc_files(book):
+        if bookfacts.source_path(book, docname) is None:
             problems.append(
-                f"_toc.yml names '{docname}', but neither {docname}.md nor "
-                f"{docname}.ipynb exists in {book}"
+                f"_toc.yml names '{docname}', but neither {docname}.md nor {docname}.ipynb exists in {book}"
             )
     return problems
+
+
+def cell_location(book: Path, source: Path, cell_source: str) -> str:
+    """', code cell 3 (line 42)' for the code cell with this source."""
+    cell = cell_source.strip("\n")
+    where = ""
+    nb = bookfacts.read_notebook(source)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    for number, c in enumerate(code_cells, start=1):
+        if c.source.strip("\n") == cell:
+            where += f", code cell {number}"
+            break
+    text = source.read_text()
+    first_line = cell.splitlines()[0] if cell else ""
+    if first_line and first_line in text:
+        where += f" (line {text[: text.index(first_line)].count(chr(10)) + 1})"
+    return where
 
 
 def describe_failure(book: Path, reports: Path, report: Path) -> str:
     """'chapters/x.md, code cell 3 (line 42): ValueError: boom' from a report."""
     docname = report.relative_to(reports).as_posix().removesuffix(".err.log")
-    source = bookinfo.source_path(book, docname)
+    source = bookfacts.source_path(book, docname)
     text = ANSI.sub("", report.read_text(errors="replace"))
     where = f"{source.relative_to(book) if source else docname}"
     match = CELL_SOURCE.search(text)
     if match and source is not None:
-        cell = match.group(1).strip("\n")
-        nb = bookinfo.read_notebook(source)
-        code_cells = [c for c in nb.cells if c.cell_type == "code"]
-        for number, c in enumerate(code_cells, start=1):
-            if c.source.strip("\n") == cell:
-                where += f", code cell {number}"
-                break
-        md = source.read_text()
-        first_line = cell.splitlines()[0] if cell else ""
-        if first_line and first_line in md:
-            where += f" (line {md[: md.index(first_line)].count(chr(10)) + 1})"
+        where += cell_location(book, source, match.group(1))
+    timeout = TIMEOUT.search(text)
+    if timeout:
+        return f"{where}: the cell timed out after {timeout.group(1)} s (execute.timeout in _config.yml)"
     errors = ERROR_LINE.findall(text)
     return f"{where}: {errors[-1] if errors else 'execution failed'}"
+
+
+def chapter_problems(book: Path) -> list[str]:
+    """What the executed chapters break (see bookfacts.notebook_problems)."""
+    problems = []
+    for docname in bookfacts.chapters(book):
+        try:
+            nb = bookfacts.executed_notebook(book, docname)
+        except KeyError as exc:
+            problems.append(str(exc))
+            continue
+        source = bookfacts.source_path(book, docname).relative_to(book)
+        problems += [f"{source}, {p}" for p in bookfacts.notebook_problems(nb)]
+    return problems
 
 
 def swap_in(src: Path, dest: Path) -> None:
@@ -78,12 +114,69 @@ def swap_in(src: Path, dest: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--book", type=Path, default=bookinfo.ROOT, help="book folder")
-    parser.add_argument("--all", action="store_true", help="rebuild every page (cache still used)")
-    args = parser.parse_args()
-    book = args.book.resolve()
+@contextlib.contextmanager
+def build_lock(out: Path):
+    """One build per checkout at a time: a second build waits for the first."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".build.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            print(f"Another build of this book is running (process {holder}); waiting for it to finish...",
+                  flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+def switch_backend(out: Path, backend: str) -> None:
+    """Drop the execution cache and the incremental build state when they were made
+    with another backend (a cache without a record is a CPU one)."""
+    cache, record = bookfacts.cache_path(out.parent), out / ".jupyter_cache" / "jax-backend"
+    if cache.is_dir():
+        made_with = record.read_text().strip() if record.exists() else "cpu"
+        if made_with != backend:
+            print(f"The execution cache was made with JAX_BACKEND={made_with}: re-executing every chapter.")
+            shutil.rmtree(cache)
+            shutil.rmtree(out / ".staging", ignore_errors=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    record.write_text(backend + "\n")
+
+
+def run_jupyter_book(book: Path, staging: Path, fresh: bool, backend: str) -> int:
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb), "build", str(book), "--path-output", str(staging), "-W", "--keep-going"]
+    if fresh:
+        cmd.append("--all")
+    env = dict(os.environ, JAXBOOK_BUILD="1")
+    if backend == "cpu":
+        env["JAX_PLATFORMS"] = "cpu"  # even where the CUDA plugin is installed
+    else:
+        env.pop("JAX_PLATFORMS", None)
+    proc = subprocess.Popen(cmd, cwd=book, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        for line in proc.stdout:
+            if ".staging/_build/html" not in line and not line.strip().startswith(STAGING_BANNER):
+                print(line, end="", flush=True)
+        return proc.wait()
+    except KeyboardInterrupt:
+        # Stop the build and its kernels quietly (their tracebacks say nothing useful).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=30)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise
+
+
+def build(book: Path, backend: str, rebuild_all: bool) -> int:
     out = book / "_build"
     staging = out / ".staging"
     staged_html = staging / "_build" / "html"
@@ -92,6 +185,13 @@ def main() -> int:
     if problems:
         print("\n".join(["BUILD FAILED: the table of contents is broken:"] + problems), file=sys.stderr)
         return 2
+    if backend != "cpu":
+        try:
+            print(f"GPU check passed: {check_gpu.check_machine(sys.executable, book)}.")
+        except check_gpu.CheckFailed as exc:
+            print(f"BUILD FAILED: GPU CHECK FAILED: {exc}", file=sys.stderr)
+            return 1
+    switch_backend(out, backend)
 
     # Execution reports of an earlier failed build must never reach the site.
     shutil.rmtree(staged_html / "reports", ignore_errors=True)
@@ -99,39 +199,28 @@ def main() -> int:
     # warned would not warn again: re-read everything (outputs still come from
     # the execution cache) unless the last build succeeded.
     last_ok = staging / "last-build-succeeded"
-    fresh = args.all or not last_ok.exists()
+    fresh = rebuild_all or not last_ok.exists()
     last_ok.unlink(missing_ok=True)
-    jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb), "build", str(book), "--path-output", str(staging), "-W", "--keep-going"]
-    if fresh:
-        cmd.append("--all")
-    env = dict(os.environ, JAXBOOK_BUILD="1")
     start = time.perf_counter()
-    # jupyter-book's closing banner points at the staging folder: not where the
-    # site ends up, so those lines are dropped (the real location is printed below).
-    banner = ("You can look at your book", "Or paste this line", "Your book's HTML pages are here")
-    with subprocess.Popen(cmd, cwd=book, env=env, stdout=subprocess.PIPE, text=True) as proc:
-        for line in proc.stdout:
-            if ".staging/_build/html" not in line and not line.strip().startswith(banner):
-                print(line, end="", flush=True)
-    result = proc
+    returncode = run_jupyter_book(book, staging, fresh, backend)
     elapsed = time.perf_counter() - start
 
     reports = sorted((staged_html / "reports").rglob("*.err.log"))
-    if result.returncode != 0 or reports:
+    failures = [f"cell error in {describe_failure(book, staged_html / 'reports', r)}" for r in reports]
+    if returncode == 0 and not reports:
+        failures = [f"chapter check failed: {p}" for p in chapter_problems(book)]
+    if returncode != 0 or failures:
         print(f"\nBUILD FAILED after {elapsed:.0f} s.", file=sys.stderr)
-        for report in reports:
-            where = describe_failure(book, staged_html / "reports", report)
-            print(f"  cell error in {where}", file=sys.stderr)
-        if not reports:
+        for failure in failures:
+            print(f"  {failure}", file=sys.stderr)
+        if not failures:
             print("  see the warnings/errors listed above", file=sys.stderr)
         print(f"  The last good site in {out / 'html'} was left as it was.", file=sys.stderr)
         return 1
 
     # The notebooks the Colab buttons open (pushed to their branch on publish):
     # executed, outputs included, runnable with nothing of this repository.
-    # They are also what the pages' ".ipynb" download button serves (myst-nb's
-    # own copy lacks outputs for chapters taken from the cache).
+    # They are also what the pages' ".ipynb" download button serves.
     colab = staging / "colab"
     shutil.rmtree(colab, ignore_errors=True)
     for notebook in make_colab.write_all(book, colab):
@@ -140,11 +229,30 @@ def main() -> int:
     swap_in(colab, out / "colab")
     last_ok.touch()
 
-    print(f"\nBuilt in {elapsed:.1f} s. Open {out / 'html' / 'index.html'}")
+    print(f"\nBuilt in {elapsed:.1f} s (JAX_BACKEND={backend}). Open {out / 'html' / 'index.html'}")
     print("Chapter execution times (from the execution cache):")
-    for line in bookinfo.execution_lines(out / ".jupyter_cache", book):
+    for line in bookfacts.execution_lines(book):
         print(f"  {line}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--book", type=Path, default=bookfacts.ROOT, help="book folder")
+    parser.add_argument("--backend", choices=bookfacts.BACKENDS, default=os.environ.get("JAX_BACKEND") or "cpu",
+                        help="cpu (default; $JAX_BACKEND) or cuda12")
+    parser.add_argument("--all", action="store_true", help="re-read every page (outputs still cached)")
+    args = parser.parse_args(argv)
+    book = args.book.resolve()
+    if args.backend not in bookfacts.BACKENDS:
+        parser.error(f"JAX_BACKEND must be one of {', '.join(bookfacts.BACKENDS)}, not {args.backend!r}")
+    try:
+        with build_lock(book / "_build"):
+            return build(book, args.backend, args.all)
+    except KeyboardInterrupt:
+        print(f"\nBUILD INTERRUPTED. The last good site in {book / '_build' / 'html'} was left as it was.",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bookinfo  # noqa: E402
+import bookfacts
 
 
 def book_settings(book: Path) -> dict:
@@ -80,7 +79,7 @@ def runtime_note(settings: dict, docname: str, banner: str) -> str:
 
 
 def colab_notebook(book: Path, docname: str) -> nbformat.NotebookNode:
-    nb = copy.deepcopy(bookinfo.executed_notebook(book / "_build" / ".jupyter_cache", book, docname))
+    nb = copy.deepcopy(bookfacts.executed_notebook(book, docname))
     settings = book_settings(book)
     banner = ""
     for cell in nb.cells:
@@ -92,7 +91,7 @@ def colab_notebook(book: Path, docname: str) -> nbformat.NotebookNode:
             if out.output_type == "stream" and out.name == "stderr":
                 continue
             if out.output_type in ("display_data", "execute_result"):
-                out.data = {m: v for m, v in out.data.items() if not m.startswith(bookinfo.GLUE_MIME)}
+                out.data = {m: v for m, v in out.data.items() if not m.startswith(bookfacts.GLUE_MIME)}
                 if not out.data:
                     continue
                 if not banner and "text/markdown" in out.data:
@@ -120,7 +119,7 @@ def colab_notebook(book: Path, docname: str) -> nbformat.NotebookNode:
 
 def write_all(book: Path, out: Path) -> list[Path]:
     written = []
-    for docname in bookinfo.chapters(book):
+    for docname in bookfacts.chapters(book):
         path = out / f"{docname}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(colab_notebook(book, docname), path)
@@ -130,7 +129,7 @@ def write_all(book: Path, out: Path) -> list[Path]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--book", type=Path, default=bookinfo.ROOT)
+    parser.add_argument("--book", type=Path, default=bookfacts.ROOT)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     for path in write_all(args.book.resolve(), args.out):

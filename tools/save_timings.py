@@ -21,9 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "_ext"))
-import jaxbook_timingdata as timingdata  # noqa: E402
+import bookfacts
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No {source}: build the book first (make html).", file=sys.stderr)
         return 1
     try:
-        doc = timingdata.load_timings(source)
+        doc = bookfacts.load_timings(source)
     except ValueError as exc:
         print(f"Cannot save these timings as a reference run: {exc}", file=sys.stderr)
         return 1

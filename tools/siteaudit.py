@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bookinfo  # noqa: E402
+import bookfacts
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -102,9 +101,9 @@ def serve(directory: Path):
 # --------------------------------------------------------------------------- pages
 
 
-def site_pages(root: Path = bookinfo.ROOT) -> list[str]:
+def site_pages(root: Path = bookfacts.ROOT) -> list[str]:
     """Every page of the toc, plus the search page and the general index."""
-    return [f"{d}.html" for d in bookinfo.toc_files(root)] + ["search.html", "genindex.html"]
+    return [f"{d}.html" for d in bookfacts.toc_files(root)] + ["search.html", "genindex.html"]
 
 
 def local_file(html: Path, base: str, url: str) -> Path | None:
@@ -399,7 +398,7 @@ def format_reports(reports: list[PageReport]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--html", type=Path, default=bookinfo.ROOT / "_build" / "html")
+    parser.add_argument("--html", type=Path, default=bookfacts.ROOT / "_build" / "html")
     parser.add_argument("--dark", action="store_true", help="also audit in the dark colour scheme")
     parser.add_argument("--json", type=Path, help="write the full report here")
     parser.add_argument("pages", nargs="*", help="pages to audit (default: every page)")

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import sys
 from pathlib import Path
 
 from docutils import nodes
@@ -36,11 +35,8 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-import jaxbook_timingdata as timingdata  # noqa: E402
-from jaxbook_timingdata import fmt_ratio, fmt_seconds  # noqa: E402
+import bookfacts
+from bookfacts import fmt_ratio, fmt_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +83,9 @@ def _executed_notebook(env, docname):
         from jupyter_cache import get_cache
         from myst_nb.core.read import create_nb_reader
 
-        path = env.doc2path(docname)
-        text = Path(path).read_text(encoding="utf8")
+        path = Path(env.doc2path(docname))
+        # as the chapter was read: setup cell filled in (jaxbook_chapters.py)
+        text = bookfacts.assemble(path.read_text(encoding="utf8"), path.parent / "book_setup.py")
         reader = create_nb_reader(str(path), env.myst_config, config, text)
         cache = get_cache(config.execution_cache_path or ".jupyter_cache")
         try:
@@ -110,8 +107,8 @@ def _collect(app, doctree):
         return  # not a notebook
     nb = _executed_notebook(env, docname)
     _store(env)[docname] = {
-        "records": timingdata.records_from_notebook(nb, docname) if nb else [],
-        "executed": timingdata.execution_info(nb) if nb else None,
+        "records": bookfacts.records_from_notebook(nb, docname) if nb else [],
+        "executed": bookfacts.execution_info(nb) if nb else None,
     }
 
 
@@ -185,7 +182,7 @@ def _references(app) -> list[tuple[str, dict]]:
     found = []
     for path in sorted(Path(app.srcdir).glob(pattern)) if pattern else []:
         try:
-            found.append((path.name, timingdata.load_timings(path)))
+            found.append((path.name, bookfacts.load_timings(path)))
         except ValueError as exc:
             logger.warning(f"jaxbook: reference timings not usable: {exc}",
                            type="jaxbook", subtype="timings")
@@ -233,7 +230,7 @@ class _Page:
     def __init__(self, app, docname):
         self.app, self.docname = app, docname
         self.chapters, self.records = gather(app.env)
-        self.summary = timingdata.build_summary(self.chapters, self.records)
+        self.summary = bookfacts.build_summary(self.chapters, self.records)
         self.backend = self.summary["backend"]
         self.titles = {c["docname"]: c["title"] for c in self.chapters}
         self.html = app.builder.format == "html"
@@ -318,7 +315,7 @@ class _Page:
                 classes=["jaxbook-timings-no-reference"])]
         out = []
         for name, ref in comparable:
-            rows_data = timingdata.compare(self.records, self.backend, ref)
+            rows_data = bookfacts.compare(self.records, self.backend, ref)
             ref_build = ref["build"]
             ref_side = ref_build["backend"].upper()
             this_side = self.backend.upper()
@@ -393,11 +390,11 @@ class _Page:
         comparable = self.comparable()
         ref = comparable[0][1] if comparable else None
         series = [(f"this build ({self.backend.upper() if self.backend else '?'})",
-                   {timingdata.record_key(r): r for r in self.records})]
+                   {bookfacts.record_key(r): r for r in self.records})]
         if ref is not None:
             series.append((f"reference ({ref['build']['backend'].upper()})",
-                           {timingdata.record_key(r): r for r in ref["records"]}))
-        keys = [timingdata.record_key(r) for r in self.records]
+                           {bookfacts.record_key(r): r for r in ref["records"]}))
+        keys = [bookfacts.record_key(r) for r in self.records]
         if ref is not None:  # measurements only the reference run has get a row too
             keys += [k for k in series[1][1] if k not in series[0][1]]
         fig, ax = self._new_figure(len(keys) * len(series))
@@ -454,7 +451,7 @@ class _Page:
 
     def write_json(self):
         if self.html:
-            doc = timingdata.timings_document(self.chapters, self.records)
+            doc = bookfacts.timings_document(self.chapters, self.records)
             Path(self.app.outdir, JSON_NAME).write_text(
                 json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf8")
 
