@@ -34,7 +34,7 @@ from pathlib import Path
 
 import bookfacts
 import check_gpu
-import make_colab
+import jaxbook_colab
 
 CELL_SOURCE = re.compile(r"An error occurred while executing the following cell:\n-+\n(.*?)\n-+\n", re.S)
 TIMEOUT = re.compile(r"(?:CellTimeoutError|timed out).*?(\d+) seconds", re.S)
@@ -148,9 +148,9 @@ def switch_backend(out: Path, backend: str) -> None:
     record.write_text(backend + "\n")
 
 
-def run_jupyter_book(book: Path, staging: Path, fresh: bool, backend: str) -> int:
+def run_jupyter_book(book: Path, staging: Path, fresh: bool, backend: str, *options: str) -> int:
     jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb), "build", str(book), "--path-output", str(staging), "-W", "--keep-going"]
+    cmd = [str(jb), "build", str(book), "--path-output", str(staging), "-W", "--keep-going", *options]
     if fresh:
         cmd.append("--all")
     env = dict(os.environ, JAXBOOK_BUILD="1")
@@ -218,13 +218,18 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
         print(f"  The last good site in {out / 'html'} was left as it was.", file=sys.stderr)
         return 1
 
-    # The notebooks the Colab buttons open (pushed to their branch on publish):
-    # executed, outputs included, runnable with nothing of this repository.
-    # They are also what the pages' ".ipynb" download button serves.
+    # The chapters as notebooks (jaxbook_colab.py): the Colab buttons open them
+    # (pushed to their branch on publish), the pages' ".ipynb" download serves them.
+    # Their prose comes from a second, writing-only pass with the markdown builder.
+    print("Writing the chapters as notebooks (prose: markdown builder; code and outputs: the cache)...")
+    if run_jupyter_book(book, staging, False, backend, "--builder", "custom",
+                        "--custom-builder", jaxbook_colab.MARKDOWN_BUILDER) != 0:
+        print("\nBUILD FAILED: the markdown pass for the Colab notebooks failed (see above).", file=sys.stderr)
+        return 1
     colab = staging / "colab"
     shutil.rmtree(colab, ignore_errors=True)
-    for notebook in make_colab.write_all(book, colab):
-        shutil.copy(notebook, staged_html / "_sources" / notebook.relative_to(colab))
+    jaxbook_colab.write_notebooks(book, staging / "_build" / jaxbook_colab.MARKDOWN_BUILDER, colab)
+    jaxbook_colab.install_downloads(colab, staged_html)
     swap_in(staged_html, out / "html")
     swap_in(colab, out / "colab")
     last_ok.touch()

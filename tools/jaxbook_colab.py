@@ -1,11 +1,69 @@
-"""Open in Colab (placeholder during the restructuring; see colab.py)."""
+"""Open in Colab: the whole feature, in one module.
+
+A chapter opened in Colab (or downloaded as .ipynb from its page) is the chapter
+itself: its prose, math and exercises as Markdown cells, its code with the outputs
+of the build, solutions collapsed, runnable top to bottom with nothing of this
+repository. How it is made:
+
+1. The prose. Sphinx has already parsed and resolved every chapter (glue values
+   substituted, references resolved). After the HTML build, build.py runs the
+   same book once more with the `markdown` builder of sphinx-markdown-builder
+   (a maintained Sphinx extension; the parsed chapters are reused, nothing is
+   executed or read again). Here, before it writes a chapter
+   (`doctree-resolved`), every code cell is replaced by a marker, MyST-only
+   constructs are turned into what Jupyter renders (admonitions into block
+   quotes with a bold title, dropdowns into <details>), and every link and
+   image is made absolute on the published site (`html.baseurl`).
+2. The notebook (`write_notebooks`): the Markdown is split at the markers, and
+   the code cells come from the chapter as executed (jupyter-cache), outputs
+   included; cells the page hides become Colab form cells (`cellView: form`,
+   a `# @title` line), i.e. collapsed; deliberate-error cells start with
+   `%%expect_exception NAME`. In front: a note about the runtime and a cell that
+   installs the book's JAX (with its CUDA 12 plugin on a GPU runtime) when the
+   runtime has another version. Metadata ask Colab for a GPU.
+3. Where they go: `_build/colab/` (which the publish workflow pushes to the
+   branch `sphinx.config.jaxbook_colab_branch`) and each page's `.ipynb`
+   download (`install_downloads`). The pages' Colab buttons point at that branch
+   (`html-page-context`). Repository and branch are read from `_config.yml` only;
+   `python tools/jaxbook_colab.py --branch` prints the branch for the workflow.
+"""
 
 from __future__ import annotations
 
+import argparse
+import posixpath
+import re
+import shutil
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import nbformat
+
 import bookfacts
 
+MARKDOWN_BUILDER = "markdown"
+MARKER = "JAXBOOKCELL{:06d}"
+MARKER_LINE = re.compile(r"^JAXBOOKCELL(\d{6})$", re.M)
+DETAILS_OPEN, DETAILS_CLOSE = "JAXBOOKDETAILSOPEN", "JAXBOOKDETAILSCLOSE"
+ADMONITION_TITLES = {
+    "note": "Note", "warning": "Warning", "tip": "Tip", "important": "Important", "hint": "Hint",
+    "caution": "Caution", "attention": "Attention", "danger": "Danger", "error": "Error",
+    "seealso": "See also",
+}  # fmt: skip
+# Titles of the collapsed (form) cells, by what the page does with the cell.
+TITLES = {
+    "setup": "Setup: the helpers every chapter uses (`measure`, `glue`, short tracebacks). Run it first.",
+    "hide-cell": "Solution",
+    "remove-cell": "Hidden in the book: checks of the text's claims and the values it quotes",
+    "remove-input": "Code that the book shows only by its output",
+}
 
-def colab_url(docname: str, book=bookfacts.ROOT) -> str:
+
+# --- the Colab button --------------------------------------------------------------
+
+
+def colab_url(docname: str, book: Path = bookfacts.ROOT) -> str:
     settings = bookfacts.config(book)
     return (
         f"https://colab.research.google.com/github/{settings['repository']}/blob/"
@@ -19,12 +77,271 @@ def _point_colab_at_notebooks(app, pagename, templatename, context, doctree):
             continue
         for button in group.get("buttons", []):
             if button.get("text") == "Colab":
-                button["url"] = colab_url(pagename, bookfacts.Path(app.confdir))
+                button["url"] = colab_url(pagename, Path(app.confdir))
                 button["tooltip"] = "Open this chapter as a notebook in Colab (GPU runtime)"
+
+
+# --- step 1: the chapter's prose as Markdown (markdown builder) --------------------
+
+
+def _site_url(app, docname: str, anchor: str = "") -> str:
+    site = bookfacts.config(Path(app.confdir))["site_url"]
+    return f"{site}/{docname}.html" + (f"#{anchor}" if anchor else "")
+
+
+def _absolute(app, docname: str, refuri: str) -> str:
+    """A link of the markdown builder ('pytrees.md#x', '#y') on the published site."""
+    if urlsplit(refuri).scheme or refuri.startswith("//"):
+        return refuri
+    path, _, anchor = refuri.partition("#")
+    if not path:
+        return _site_url(app, docname, anchor)
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(docname), path))
+    return _site_url(app, re.sub(r"\.(md|html)$", "", target), anchor)
+
+
+def _blockquote(title: str, body: list):
+    from docutils import nodes
+
+    quote = nodes.block_quote()
+    quote += nodes.paragraph("", "", nodes.strong(text=title))
+    quote.extend(body)
+    return quote
+
+
+def _prepare_for_notebook(app, doctree, docname):
+    """Before the markdown builder writes a chapter: code cells become markers,
+    admonitions block quotes or <details>, links and images absolute."""
+    from docutils import nodes
+
+    if app.builder.name != MARKDOWN_BUILDER:
+        return
+    if "kernelspec" not in app.env.metadata.get(docname, {}):
+        doctree.children = []  # not a chapter: no notebook is made of it
+        return
+    for cell in list(doctree.findall(nodes.container)):
+        if cell.get("nb_element") == "cell_code":
+            cell.replace_self(nodes.paragraph(text=MARKER.format(cell["cell_index"])))
+    for node in list(doctree.findall(nodes.Admonition)):
+        if isinstance(node, nodes.admonition):  # generic, with its own title
+            titles = [c for c in node.children if isinstance(c, nodes.title)]
+            title = titles[0].astext() if titles else ""
+            body = [c for c in node.children if not isinstance(c, nodes.title)]
+        else:
+            title = ADMONITION_TITLES.get(node.tagname, node.tagname.title())
+            body = list(node.children)
+        if "dropdown" in node.get("classes", []):
+            replacement = [nodes.paragraph(text=DETAILS_OPEN), nodes.paragraph(text=title), *body,
+                           nodes.paragraph(text=DETAILS_CLOSE)]  # fmt: skip
+        else:
+            replacement = [_blockquote(title, body)]
+        node.replace_self(replacement)
+    for ref in doctree.findall(nodes.reference):
+        if "refuri" in ref:
+            ref["refuri"] = _absolute(app, docname, ref["refuri"])
+        elif "refid" in ref:
+            ref["refuri"] = _site_url(app, docname, ref["refid"])
+    for image in doctree.findall(nodes.image):
+        uri = image["uri"]
+        if not urlsplit(uri).scheme:
+            images = app.env.images
+            key = next((k for k in images if k == uri or Path(k).name == Path(uri).name), None)
+            name = images[key][1] if key else Path(uri).name
+            image["uri"] = f"{bookfacts.config(Path(app.confdir))['site_url']}/_images/{name}"
+
+
+def _markdown_builder_settings(app, config):
+    # Outputs are replaced by markers above; this only keeps myst-nb from warning
+    # that the markdown builder has no MIME priority list.
+    overrides = list(config.nb_mime_priority_overrides or [])
+    for priority, mime in enumerate(("text/markdown", "text/plain")):
+        overrides.append((MARKDOWN_BUILDER, mime, priority))
+    config.nb_mime_priority_overrides = overrides
+
+
+# --- step 2: the notebooks ---------------------------------------------------------
+
+
+def install_cell(version: str) -> str:
+    return f'''\
+# The outputs of this notebook were made with JAX {version}. This cell installs exactly
+# that version when the runtime has another one (and does nothing otherwise); on a GPU
+# runtime it also installs the matching CUDA 12 plugin, since a plugin of another
+# version crashes or falls back to the CPU.
+import importlib.metadata, shutil, subprocess, sys
+
+def installed(name):
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+gpu = shutil.which("nvidia-smi") is not None
+wanted = ["jax", "jaxlib"] + (["jax-cuda12-plugin", "jax-cuda12-pjrt"] if gpu else [])
+if any(installed(name) != "{version}" for name in wanted):
+    had = installed("jax")
+    spec = "jax[cuda12]=={version}" if gpu else "jax=={version}"
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", spec])
+    print(f"Installed {{spec}} (the runtime had JAX {{had}}).")
+    if "jax" in sys.modules:
+        print("JAX was already imported in this session: Runtime > Restart session, then run all.")'''
+
+
+def runtime_note(book: Path, docname: str, executed: dict | None) -> str:
+    settings = bookfacts.config(book)
+    page = f"{settings['site_url']}/{docname}.html"
+    if executed:
+        where = (
+            f"The outputs below were made when the book was built, on {executed['device']} "
+            f"with JAX {executed['jax_version']} on {executed['date']}."
+        )
+    else:
+        where = "The outputs below were made when the book was built."
+    return (
+        f"*This notebook is a chapter of **{settings['title']}** ([read it online]({page})).*\n\n"
+        "**Runtime:** it asks Colab for a GPU (Runtime → Change runtime type → GPU); it also "
+        "runs on a CPU runtime, only slower. Run the cells from the top (Runtime → Run all): "
+        "the first one installs the book's JAX version if this runtime has another one, the "
+        "second sets up the helpers every chapter uses. Cells with a title and hidden code "
+        "(the setup, the solutions of the exercises, the book's own checks) are collapsed: "
+        f"double-click one to see its code. {where}"
+    )
+
+
+def _visible_outputs(cell) -> list:
+    shown = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream" and out.name == "stderr":
+            continue
+        if out.output_type in ("display_data", "execute_result"):
+            out.data = {m: v for m, v in out.data.items() if not m.startswith(bookfacts.GLUE_MIME)}
+            if not out.data:
+                continue
+        shown.append(out)
+    return shown
+
+
+def code_cell(source_cell, executed_cell, setup: bool):
+    """The Colab cell for one of the chapter's code cells."""
+    tags = bookfacts.tags(source_cell)
+    cell = nbformat.v4.new_code_cell(source_cell.source, execution_count=executed_cell.execution_count)
+    cell.outputs = [] if tags & {"remove-output", "remove-cell"} else _visible_outputs(executed_cell)
+    title = next((TITLES[t] for t in ("hide-cell", "remove-cell", "remove-input") if t in tags), None)
+    if setup:
+        title = TITLES["setup"]
+    if "raises-exception" in tags:
+        # Colab ignores tags and would stop "Run all" here; the magic checks the class.
+        cell.source = f"%%expect_exception {source_cell.metadata['raises']}\n{cell.source}"
+    elif title:
+        body = re.sub(r"\A# Solution[^\n]*\n", "", cell.source) if "hide-cell" in tags else cell.source
+        cell.source = f"# @title {title}\n{body}"
+        cell.metadata["cellView"] = "form"
+    return cell
+
+
+def markdown_segments(text: str) -> tuple[str, list[tuple[int, str]]]:
+    """(Markdown before the first cell, [(cell index, Markdown after it), ...])."""
+    parts = MARKER_LINE.split(text)
+    head, rest = parts[0], parts[1:]
+    return head, [(int(rest[i]), rest[i + 1]) for i in range(0, len(rest), 2)]
+
+
+def clean_markdown(text: str) -> str:
+    text = re.sub(rf"{DETAILS_OPEN}\s*\n\s*(.+?)\n", r"<details>\n<summary>\1</summary>\n", text)
+    text = text.replace(DETAILS_CLOSE, "</details>")
+    # display math: no blank lines between the $$ and the formula
+    text = re.sub(r"\$\$\n\s*\n", "$$\n", text)
+    text = re.sub(r"\n\s*\n\$\$", "\n$$", text)
+    return text.strip("\n")
+
+
+def notebook(book: Path, docname: str, markdown: str):
+    """The Colab notebook of one chapter."""
+    source = bookfacts.read_notebook(bookfacts.source_path(book, docname))
+    executed = bookfacts.executed_notebook(book, docname)
+    ran = [c for c in executed.cells if c.cell_type == "code"]
+    code_indices = [i for i, c in enumerate(source.cells) if c.cell_type == "code"]
+    if len(ran) != len(code_indices):
+        raise ValueError(f"{docname}: the executed notebook has {len(ran)} code cells, the chapter {len(code_indices)}")
+    by_index = dict(zip(code_indices, ran))
+    head, segments = markdown_segments(markdown)
+    after = {index: text for index, text in segments}
+    shown = sorted(after)
+    info = bookfacts.execution_info(executed)
+
+    cells = [nbformat.v4.new_markdown_cell(runtime_note(book, docname, info)),
+             nbformat.v4.new_code_cell(install_cell(bookfacts.pinned_jax(book)))]  # fmt: skip
+
+    def add_markdown(text):
+        text = clean_markdown(text)
+        if text:
+            cells.append(nbformat.v4.new_markdown_cell(text))
+
+    add_markdown(head)
+    # A code cell the page does not show (remove-cell) comes right after the shown
+    # code cell before it: every code cell keeps its place in the execution order.
+    for index in code_indices:
+        if index < shown[0]:
+            cells.append(code_cell(source.cells[index], by_index[index], setup=index == code_indices[0]))
+    for n, index in enumerate(shown):
+        stop = shown[n + 1] if n + 1 < len(shown) else len(source.cells)
+        for i in code_indices:
+            if index <= i < stop:
+                cells.append(code_cell(source.cells[i], by_index[i], setup=i == code_indices[0]))
+        add_markdown(after[index])
+    if sum(c.cell_type == "code" for c in cells) != len(code_indices) + 1:
+        raise ValueError(f"{docname}: the notebook lost or repeated code cells")
+    nb = nbformat.v4.new_notebook(cells=cells)
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"
+    nb.metadata = {
+        "accelerator": "GPU",
+        "colab": {"name": f"{Path(docname).name}.ipynb", "provenance": [], "gpuType": "T4", "toc_visible": True},
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    nbformat.validate(nb)
+    return nb
+
+
+def write_notebooks(book: Path, markdown_dir: Path, out: Path) -> list[Path]:
+    """Every chapter's Colab notebook into out/<docname>.ipynb."""
+    written = []
+    for docname in bookfacts.chapters(book):
+        markdown = (markdown_dir / f"{docname}.md").read_text()
+        path = out / f"{docname}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook(book, docname, markdown), path)
+        written.append(path)
+    return written
+
+
+def install_downloads(notebooks: Path, site: Path) -> None:
+    """The pages' ".ipynb" download serves the Colab notebooks (the theme's own
+    copy would be myst-nb's, without the prose of the chapter)."""
+    for path in notebooks.rglob("*.ipynb"):
+        target = site / "_sources" / path.relative_to(notebooks)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
 
 
 def setup(app):
     app.add_config_value("jaxbook_colab_branch", "notebooks", "html")
     # after sphinx-book-theme has added its launch buttons (priority 501)
     app.connect("html-page-context", _point_colab_at_notebooks, priority=600)
+    app.connect("config-inited", _markdown_builder_settings)
+    app.connect("doctree-resolved", _prepare_for_notebook)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Facts of the Colab notebooks, from _config.yml.")
+    parser.add_argument("--branch", action="store_true", help="print the branch the notebooks are pushed to")
+    args = parser.parse_args(argv)
+    if args.branch:
+        print(bookfacts.config()["colab_branch"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
