@@ -31,8 +31,11 @@ import matplotlib as _mpl
 from IPython import get_ipython as _get_ipython
 from IPython.display import display as _display
 
-# Current APIs only: a DeprecationWarning raised while a chapter runs is an error.
-_warnings.simplefilter("error", DeprecationWarning)
+# Current APIs only: a DeprecationWarning raised by the chapter's code (or inside
+# JAX) is an error. Only there: the kernel's own libraries may warn, and must keep
+# working (Colab's jupyter_client 7 calls datetime.utcnow() on every message, which
+# Python 3.13 deprecates; made an error, it would silently break the kernel).
+_warnings.filterwarnings("error", category=DeprecationWarning, module=r"(__main__|jax|jaxlib)(\.|$)")
 
 # Short tracebacks (exception type and message) with no paths of the machine.
 _CELL_FILE = _re.compile(r"/tmp/ipykernel_\d+/\d+\.py")

@@ -1,9 +1,10 @@
-"""Shared fixtures: the book is built once per test session (tools/build.py,
-exactly what `make html` runs; unchanged chapters come from the cache)."""
+"""Shared fixtures: the book is built once per test session with tools/build.py,
+exactly what `make html` runs (unchanged chapters come from the cache)."""
 
 from __future__ import annotations
 
-import json
+import functools
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -12,55 +13,56 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import bookinfo  # noqa: E402
+import bookfacts
 
+ROOT = bookfacts.ROOT
+CHAPTERS = bookfacts.chapters(ROOT)
 BUDGET_S = 60.0  # per chapter, on a 2-core CPU
 REPORT: list[str] = []  # extra lines for the closing summary (e.g. standalone run times)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Book:
     root: Path
     html: Path
-    cache: Path
 
-    def chapters(self) -> list[str]:
-        return bookinfo.chapters(self.root)
-
+    @functools.cache
     def notebook(self, docname: str):
         """The executed notebook of the chapter's current source (from the cache)."""
-        return bookinfo.executed_notebook(self.cache, self.root, docname)
+        return bookfacts.executed_notebook(self.root, docname)
 
+    @functools.cache
     def page(self, docname: str) -> BeautifulSoup:
         return BeautifulSoup((self.html / f"{docname}.html").read_text(), "html.parser")
 
     def seconds(self, docname: str) -> float | None:
-        return bookinfo.execution_seconds(self.cache, self.root, docname)
+        return bookfacts.execution_seconds(self.root, docname)
 
 
 @pytest.fixture(scope="session")
 def book() -> Book:
     result = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "build.py")],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, JAX_BACKEND=os.environ.get("JAX_BACKEND", "cpu")),
     )
     if result.returncode != 0:
         pytest.fail(
-            "The book did not build:\n" + result.stdout[-6000:] + "\n" + result.stderr[-6000:],
-            pytrace=False,
+            "The book did not build:\n" + result.stdout[-6000:] + "\n" + result.stderr[-6000:], pytrace=False
         )
-    return Book(ROOT, ROOT / "_build" / "html", ROOT / "_build" / ".jupyter_cache")
+    return Book(ROOT, ROOT / "_build" / "html")
+
+
+def text_of(node) -> str:
+    return " ".join(node.get_text(" ").split())
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Report each chapter's execution time (from the execution cache)."""
-    cache = ROOT / "_build" / ".jupyter_cache"
-    if not cache.exists():
+    if not bookfacts.cache_path(ROOT).exists():
         return
-    terminalreporter.section("chapter execution times (budget 60 s on 2 CPU cores)")
-    for line in bookinfo.execution_lines(cache, ROOT):
-        terminalreporter.write_line(line)
-    for line in REPORT:
+    terminalreporter.section(f"chapter execution times (budget {BUDGET_S:.0f} s on 2 CPU cores)")
+    for line in bookfacts.execution_lines(ROOT) + REPORT:
         terminalreporter.write_line(line)

@@ -1,37 +1,150 @@
-"""The chapter checks can fail: fed notebooks with the defects they look for,
-they report them (so a green run means something)."""
+"""The checks can fail: fed the defects they look for, they report them (so a
+green run means something). Each check here guards the real book elsewhere: in
+the build (bookfacts.notebook_problems), or in a test of tests/."""
 
-from nbformat.v4 import new_code_cell, new_notebook, new_output
+import copy
 
-from test_chapters import error_problems, stderr_problems
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+import bookfacts
+import test_colab
+from test_chapters import setup_cell_problems
+from test_timings import SPEEDUP, prose_without_code
 
 
 def error_cell(ename=None, **metadata):
     outputs = [new_output("error", ename=ename, evalue="x", traceback=[])] if ename else []
-    return new_code_cell("...", metadata=metadata, outputs=outputs)
+    return new_code_cell("...", metadata=metadata, outputs=outputs, execution_count=1)
+
+
+# --- the build's checks of every executed chapter -------------------------------
 
 
 def test_a_demonstration_that_stops_raising_is_reported():
     nb = new_notebook(cells=[error_cell(None, tags=["raises-exception"], raises="TypeError")])
-    assert error_problems(nb) == ["code cell 1 should raise TypeError, raised []"]
+    assert bookfacts.error_problems(nb) == ["code cell 1 should raise TypeError, raised []"]
 
 
 def test_a_demonstration_raising_something_else_is_reported():
     nb = new_notebook(cells=[error_cell("ValueError", tags=["raises-exception"], raises="TypeError")])
-    assert error_problems(nb) == ["code cell 1 should raise TypeError, raised ['ValueError']"]
+    assert bookfacts.error_problems(nb) == ["code cell 1 should raise TypeError, raised ['ValueError']"]
 
 
 def test_an_undeclared_demonstration_is_reported():
     nb = new_notebook(cells=[error_cell("TypeError", tags=["raises-exception"])])
-    assert error_problems(nb) == ["code cell 1 is tagged raises-exception without `raises`"]
+    assert bookfacts.error_problems(nb) == ["code cell 1 is tagged raises-exception without `raises`"]
 
 
 def test_an_untagged_error_is_reported_and_a_declared_one_passes():
-    nb = new_notebook(cells=[error_cell("TypeError", tags=["raises-exception"], raises="TypeError"),
-                             error_cell("KeyError")])
-    assert error_problems(nb) == ["code cell 2 raised ['KeyError']"]
+    nb = new_notebook(
+        cells=[error_cell("TypeError", tags=["raises-exception"], raises="TypeError"), error_cell("KeyError")]
+    )
+    assert bookfacts.error_problems(nb) == ["code cell 2 raised ['KeyError']"]
 
 
-def test_stderr_that_is_not_noise_is_reported():
+def test_stderr_is_reported():
     cell = new_code_cell("...", outputs=[new_output("stream", name="stderr", text="UserWarning: careful\n\n")])
-    assert stderr_problems(new_notebook(cells=[cell])) == ["code cell 1 wrote to stderr: 'UserWarning: careful'"]
+    assert bookfacts.stderr_problems(new_notebook(cells=[cell])) == [
+        "code cell 1 wrote to stderr: 'UserWarning: careful'"
+    ]
+
+
+def test_a_cell_that_was_not_executed_is_reported():
+    # e.g. a solution tagged skip-execution: its code would be on the page unchecked
+    skipped = new_code_cell("# Solution\n...", metadata={"tags": ["skip-execution"]}, execution_count=None)
+    nb = new_notebook(cells=[error_cell(None), skipped])
+    assert bookfacts.unexecuted_problems(nb) == ["code cell 2 was not executed"]
+
+
+# --- a chapter's shape ------------------------------------------------------------
+
+GOOD_HEAD = (
+    "---\njupytext:\n  text_representation:\n    format_name: myst\nkernelspec:\n"
+    "  display_name: Python 3\n  name: python3\n---\n\n# T\n\n"
+)
+SETUP = "```{code-cell} ipython3\n:tags: [remove-input]\n:load: book_setup.py\n```\n"
+
+
+def test_a_chapter_without_the_setup_cell_is_reported():
+    assert setup_cell_problems(GOOD_HEAD + SETUP) == []
+    first_is_other = GOOD_HEAD + "```{code-cell} ipython3\nx = 1\n```\n\n" + SETUP
+    assert setup_cell_problems(first_is_other) == [
+        "the first code cell is not the setup cell (:tags: [remove-input], :load: book_setup.py)"
+    ]
+    assert "the kernel is not python3" in setup_cell_problems(GOOD_HEAD.replace("python3", "ir") + SETUP)
+
+
+def test_chapter_settings_reach_the_setup_cell_and_unknown_ones_fail(tmp_path):
+    setup = tmp_path / "book_setup.py"
+    setup.write_text("print('setup')\n")
+    text = GOOD_HEAD.replace("---\n\n#", "jaxbook:\n  xla_flags: --a_flag\n---\n\n#") + SETUP
+    assembled = bookfacts.assemble(text, setup)
+    assert "JAXBOOK_CHAPTER = {'xla_flags': '--a_flag'}\nprint('setup')\n```" in assembled
+    assert ":load:" not in assembled
+    try:
+        bookfacts.assemble(text.replace("xla_flags", "xla_flag"), setup)
+    except ValueError as exc:
+        assert "unknown jaxbook settings" in str(exc)
+    else:
+        raise AssertionError("a misspelt setting was accepted")
+
+
+# --- the Colab notebooks ----------------------------------------------------------
+
+CHAPTER = GOOD_HEAD + (
+    "Gradients are computed exactly, not approximated by finite differences.\n\n"
+    + SETUP
+    + "\nThe jitted version was {glue:text}`speedup:.1f`× faster.\n\n"
+    "```{code-cell} ipython3\n:tags: [hide-cell]\n# Solution\nx = 2\n```\n"
+)
+
+
+def colab_like(markdown: str, solution_metadata: dict | None = None):
+    cells = [new_markdown_cell("note"), new_code_cell("install"), new_code_cell("# @title Setup\n...",
+             metadata={"cellView": "form"}), new_markdown_cell(markdown),
+             new_code_cell("# @title Solution\nx = 2", metadata={"cellView": "form"} if solution_metadata is None else solution_metadata)]  # fmt: skip
+    return new_notebook(cells=cells)
+
+
+def test_colab_checks_pass_a_good_notebook():
+    nb = colab_like(
+        "# T\n\nGradients are computed exactly, not approximated by finite differences.\n\n"
+        "The jitted version was 41.3× faster. [More](https://jax-book.github.io/learn-jax/chapters/jit.html)"
+    )
+    assert test_colab.prose_coverage(CHAPTER, nb) == 1.0
+    assert test_colab.myst_leftovers(nb) == [] and test_colab.link_problems(nb) == []
+    chapter = bookfacts.read_notebook_text(CHAPTER)
+    assert test_colab.collapse_problems(nb, chapter) == []
+    nbformat.validate(nb)
+
+
+def test_colab_checks_report_raw_myst_missing_prose_relative_links_and_open_solutions():
+    raw = colab_like("# T\n\nThe jitted version was {glue:text}`speedup:.1f`× faster. See {doc}`jit`.\n\n(label)=")
+    assert test_colab.myst_leftovers(raw) == ["(label)=", "{doc}`", "{glue:text}"]
+    assert test_colab.prose_coverage(CHAPTER, raw) < test_colab.MIN_PROSE  # the first paragraph is missing
+    relative = colab_like("[the jit chapter](jit.md) ![fig](../_images/a.png) [x](http://localhost:8000/a)")
+    assert test_colab.link_problems(relative) == ["jit.md", "../_images/a.png", "http://localhost:8000/a"]
+    chapter = bookfacts.read_notebook_text(CHAPTER)
+    open_solution = colab_like("x", solution_metadata={})
+    assert test_colab.collapse_problems(open_solution, chapter) == ["code cell 2 (hide-cell) is not collapsed"]
+
+
+def test_glued_values_missing_from_the_notebook_are_reported():
+    from bs4 import BeautifulSoup
+
+    page = BeautifulSoup('<p>It was <span class="pasted-text">41.3×</span> faster.</p>', "html.parser")
+    assert test_colab.glued_values_missing(page, colab_like("It was 41.3× faster.")) == []
+    assert test_colab.glued_values_missing(page, colab_like("It was 40× faster.")) == ["41.3×"]
+
+
+# --- typed speed-ups in the prose -------------------------------------------------
+
+
+def test_a_typed_speedup_is_found_and_a_glued_one_is_not():
+    from bs4 import BeautifulSoup
+
+    typed = BeautifulSoup("<main><p>The loop is 12× faster.</p></main>", "html.parser")
+    glued = BeautifulSoup('<main><p>It is <span class="pasted-text">12×</span> faster.</p></main>', "html.parser")
+    assert SPEEDUP.findall(prose_without_code(typed)) == ["12× faster"]
+    assert SPEEDUP.findall(prose_without_code(copy.copy(glued))) == []

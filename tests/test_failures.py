@@ -1,14 +1,18 @@
 """The failure path, on throwaway books (the real book is never touched):
 a raising cell or a DeprecationWarning fails the build naming chapter and cell,
-a Sphinx warning fails it, a broken _toc.yml gives a clear error, and a failed
-build leaves the previous good site as it was."""
+a hanging cell fails it saying it timed out, a Sphinx warning fails it, a broken
+_toc.yml gives a clear error, Ctrl-C stops it cleanly, two builds of one checkout
+take turns, and a failed or interrupted build leaves the previous good site as it was."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -36,9 +40,10 @@ def cell(source: str, options: str = "") -> str:
 
 def make_book(path: Path, chapters: dict[str, str]) -> Path:
     """A book with the real configuration, setup cell and extension."""
-    shutil.copy(ROOT / "_config.yml", path / "_config.yml")
+    config = (ROOT / "_config.yml").read_text()
+    (path / "_config.yml").write_text(config.replace("timeout: 180", f"timeout: {CELL_TIMEOUT_S}"))
     shutil.copy(ROOT / "requirements.txt", path / "requirements.txt")
-    shutil.copytree(ROOT / "_ext", path / "_ext")
+    shutil.copytree(ROOT / "tools", path / "tools", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "images", path / "images")
     (path / "chapters").mkdir()
     shutil.copy(ROOT / "chapters" / "book_setup.py", path / "chapters")
@@ -56,11 +61,28 @@ def write_chapters(path: Path, chapters: dict[str, str]) -> None:
     (path / "_toc.yml").write_text(toc)
 
 
+CELL_TIMEOUT_S = 20  # the throwaway books' execute.timeout (the book's is 180 s)
+
+
+def build_command(path: Path) -> list[str]:
+    return [sys.executable, str(ROOT / "tools" / "build.py"), "--book", str(path)]
+
+
 def build(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "build.py"), "--book", str(path)],
-        capture_output=True, text=True, timeout=600,
-    )
+    return subprocess.run(build_command(path), capture_output=True, text=True, timeout=600)
+
+
+def start_build(path: Path) -> subprocess.Popen:
+    """A build in its own process group, as a terminal runs it (Ctrl-C reaches the group)."""
+    return subprocess.Popen(build_command(path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+
+
+def wait_for(path: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.2)
 
 
 GOOD = HEADER + "# Good\n\n" + cell("x = 40 + 2\nx")
@@ -68,6 +90,12 @@ BAD = HEADER + "# Bad\n\n" + cell("a = 1") + cell("b = 2") + cell('raise ValueEr
 DEPRECATED = (HEADER + "# Deprecated\n\n" + cell("", ":tags: [remove-input]\n:load: book_setup.py\n")
               + cell('import warnings\nwarnings.warn("an old API", DeprecationWarning)'))
 BROKEN_REF = "# Broken reference\n\nSee {ref}`a-label-that-does-not-exist`.\n"
+HANGS = HEADER + "# Hangs\n\n" + cell("a = 1") + cell("import time\ntime.sleep(10**6)")
+
+
+def slow(marker: Path) -> str:
+    """A chapter that signals when it is being executed, then takes a while."""
+    return HEADER + "# Slow\n\n" + cell(f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(6)")
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +143,43 @@ def test_toc_naming_a_missing_file_gives_a_clear_error(tmp_path):
     assert result.returncode == 2
     assert "_toc.yml names 'chapters/missing'" in result.stderr
     assert "chapters/missing.md" in result.stderr
+
+
+def test_a_hanging_cell_fails_the_build_saying_it_timed_out(tmp_path):
+    book = make_book(tmp_path, {"hangs": HANGS})
+    result = build(book)
+    assert result.returncode == 1
+    assert (f"cell error in chapters/hangs.md, code cell 2 (line 19): the cell timed out after "
+            f"{CELL_TIMEOUT_S} s") in result.stderr, result.stderr[-2000:]  # fmt: skip
+
+
+def test_ctrl_c_stops_the_build_and_keeps_the_last_good_site(throwaway, tmp_path):
+    good_page = throwaway / "_build" / "html" / "chapters" / "good.html"
+    if not good_page.exists():
+        assert build(throwaway).returncode == 0
+    before = good_page.read_text()
+    marker = tmp_path / "executing"
+    write_chapters(throwaway, {"good": GOOD, "slow": slow(marker)})
+    proc = start_build(throwaway)
+    wait_for(marker)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out[-2000:] + err[-2000:]
+    assert "BUILD INTERRUPTED" in err and "was left as it was" in err
+    assert "Traceback" not in out + err and "DeadKernelError" not in out + err
+    assert good_page.read_text() == before
+    assert not (throwaway / "_build" / "html" / "chapters" / "slow.html").exists()
+
+
+def test_two_builds_of_one_checkout_take_turns(tmp_path):
+    marker = tmp_path / "executing"
+    book = make_book(tmp_path, {"slow": slow(marker)})
+    first = start_build(book)
+    wait_for(marker)
+    second = start_build(book)
+    out2, err2 = second.communicate(timeout=600)
+    out1, err1 = first.communicate(timeout=600)
+    assert first.returncode == 0 and second.returncode == 0, err1[-2000:] + err2[-2000:]
+    assert "Another build of this book is running" in out2 and "waiting" in out2
+    # the second build found the chapter executed by the first: it executed nothing
+    assert "Executing" in out1 and "Executing" not in out2

@@ -1,6 +1,7 @@
 """The setup cell every chapter loads (chapters/book_setup.py): the timing
-convention, DeprecationWarnings as errors, path scrubbing, the banner.
-Run in a subprocess so its global settings do not leak into pytest."""
+convention, DeprecationWarnings as errors, path scrubbing, the banner and its
+recorded facts, a chapter's settings. Run in subprocesses so that their global
+settings do not leak into pytest."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 
 import pytest
 
+import bookfacts
 from conftest import ROOT
 
 SETUP = ROOT / "chapters" / "book_setup.py"
@@ -38,9 +40,18 @@ try:
 except DeprecationWarning:
     deprecation_is_error = True
 
+# A library of the kernel's own (here: a module named like Colab's jupyter_client)
+# may warn without breaking anything.
+library = type(warnings)("jupyter_client.session")
+exec("import warnings\ndef utcnow():\n    warnings.warn('utcnow', DeprecationWarning)\n    return 1", library.__dict__)
+library_call_works = library.utcnow() == 1
+
+shown, facts = ns["Executed"]()._repr_mimebundle_()
+
 print("RESULT" + json.dumps({
     "fast": fast.record(), "fast_text": str(fast), "slow": slow.record(),
-    "deprecation_is_error": deprecation_is_error, "banner": ns["_where"],
+    "deprecation_is_error": deprecation_is_error, "library_call_works": library_call_works,
+    "banner": shown["text/markdown"], "facts": facts,
     "scrubbed": ns["_scrub"]("on line /tmp/ipykernel_4242/1234567.py:3 (f) in "
                              "/home/me/.venv/lib/python3.11/site-packages/jax/x.py see https://docs.jax.dev/en/latest/a.html"),
     "fmt": [ns["fmt_seconds"](s) for s in (2.5, 0.0123, 4.56e-5, 7e-9)],
@@ -78,8 +89,9 @@ def test_measure_waits_for_results(probe):
     assert probe["slow"]["repeats"] == 3
 
 
-def test_deprecation_warnings_are_errors(probe):
+def test_deprecation_warnings_are_errors_in_chapter_code_only(probe):
     assert probe["deprecation_is_error"] is True
+    assert probe["library_call_works"] is True
 
 
 def test_paths_of_the_machine_are_scrubbed(probe):
@@ -93,8 +105,38 @@ def test_seconds_are_formatted_with_units(probe):
     assert probe["fmt"] == ["2.5 s", "12.3 ms", "45.6 µs", "7 ns"]
 
 
-def test_banner_names_device_version_and_says_cpu_build(probe):
+def test_banner_is_recorded_as_data_and_says_cpu_build(probe):
     import jax
+
+    facts = probe["facts"][bookfacts.EXECUTED_KEY]
+    assert facts["jax_version"] == jax.__version__ and facts["backend"] == "cpu"
+    assert facts["device"].startswith("CPU (")
     banner = probe["banner"]
-    assert f"with JAX {jax.__version__}" in banner
+    assert banner.startswith(f"This page was executed on **{facts['device']}** with JAX {jax.__version__} on ")
     assert "without a GPU" in banner and "published site is executed on a GPU" in banner
+
+
+CHAPTER_SETTINGS = r"""
+import json, os
+exec(CODE)
+import jax
+print("RESULT" + json.dumps({"devices": len(jax.devices()), "flags": os.environ["XLA_FLAGS"]}))
+"""
+
+
+def run_setup(code: str, extra: str = "") -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env.update(JAX_PLATFORMS="cpu")
+    return subprocess.run([sys.executable, "-c", extra + f"CODE = {code!r}\n" + CHAPTER_SETTINGS],
+                          capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+
+
+def test_chapter_settings_are_applied_before_jax_is_imported():
+    code = bookfacts.setup_code({"xla_flags": "--xla_force_host_platform_device_count=4"})
+    out = run_setup(code)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.split("RESULT", 1)[1])
+    assert result == {"devices": 4, "flags": "--xla_force_host_platform_device_count=4"}
+    # too late: JAX already imported in this kernel
+    late = run_setup(code, extra="import jax\n")
+    assert late.returncode != 0 and "restart the kernel" in late.stderr

@@ -1,7 +1,8 @@
 """Honest timings: every chapter says where it ran; the Timings page lists every
-measurement of the build, each chapter's execution time and a plot, and puts
-CPU and GPU side by side when a reference run exists; speed-ups in the prose
-are glued from measurements; the GPU check refuses anything that is not a GPU.
+measurement of the build (as the chapters show it), each chapter's execution time
+and a plot, and puts CPU and GPU side by side when a reference run exists;
+speed-ups in the prose are glued from measurements; the GPU check refuses
+anything that is not a GPU.
 
 Besides the book itself, these tests build a tiny book (two notebooks with
 recorded outputs, no execution, no JAX) with the Timings extension, to check
@@ -21,29 +22,25 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import ROOT, bookinfo
+import bookfacts
+from conftest import CHAPTERS, ROOT, text_of
 
-sys.path.insert(0, str(ROOT / "_ext"))
-import jaxbook_timingdata as timingdata  # noqa: E402
-
-CHAPTERS = bookinfo.chapters(ROOT)
 TIMINGS_DOC = "timings"
-BANNER = re.compile(r"This page was executed on (.+?) with JAX (\S+) on (\d{4}-\d\d-\d\d)")
 # A speed-up claimed in the prose: "12× faster", "3.5 times slower", "a speed-up of 40".
 SPEEDUP = re.compile(
     r"\d[\d.,]*\s*(?:×|x)\s*(?:faster|slower|quicker|speed-?up)"
     r"|\d[\d.,]*\s+times\s+(?:faster|slower|quicker|as fast|as long)"
-    r"|speed-?up\s+of\s+(?:about\s+|roughly\s+|~\s*)?\d", re.I)
+    r"|speed-?up\s+of\s+(?:about\s+|roughly\s+|~\s*)?\d",
+    re.I,
+)
+# How `measure` shows a measurement in a chapter (chapters/book_setup.py, Timing.__str__).
+SHOWN = re.compile(
+    r"timing: (?P<label>.+?)  \[(?P<device>.+?) · JAX \S+\]\s+first call: (?P<first>.+?)\s+"
+    r"then:\s+median (?P<median>.+?) per call, IQR (?P<q25>.+?)–(?P<q75>.+?) "
+    r"\((?P<repeats>\d+) repeats × (?P<calls>\d+) calls\)"
+)
 CHECK_GPU = ROOT / "tools" / "check_gpu.py"
 SAVE_TIMINGS = ROOT / "tools" / "save_timings.py"
-
-
-def records_of(book, docname):
-    return timingdata.records_from_notebook(book.notebook(docname), docname)
-
-
-def text_of(node) -> str:
-    return " ".join(node.get_text(" ").split())
 
 
 def table_rows(soup, cls) -> list[list[str]]:
@@ -57,86 +54,81 @@ def row_links(soup, cls) -> list[str]:
     return [tr.select_one("td a")["href"] for tr in table.select("tbody tr")]
 
 
+def prose_without_code(page) -> str:
+    main = page.select_one("main") or page
+    for node in main.select("div.cell, .pasted-text, .pasted-inline, pre, code, script"):
+        node.decompose()
+    return text_of(main)
+
+
+def shown_measurements(page) -> list[dict]:
+    """The measurements a chapter page shows, read from the page's text."""
+    return [m.groupdict() for pre in page.select("div.cell_output pre") if (m := SHOWN.search(pre.get_text()))]
+
+
 # --- the book: every chapter page ---------------------------------------------------
+
 
 @pytest.mark.parametrize("docname", CHAPTERS)
 def test_banner_opens_the_page_and_is_honest_about_the_device(book, docname):
-    page = book.page(docname)
-    first_cell = page.select_one("div.cell")
-    assert first_cell is not None
-    match = BANNER.search(text_of(first_cell))
-    assert match, f"{docname}: the first cell's output is not the execution banner"
-    device, version, date = match.groups()
-    assert version == jax.__version__
-    info = timingdata.execution_info(book.notebook(docname))
-    assert (info["device"], info["jax_version"], info["date"]) == (device, version, date)
-    if timingdata.backend_of_device(device) == "cpu":
-        text = text_of(first_cell)
-        assert "ran without a GPU" in text and "published site is executed on a GPU" in text
+    info = bookfacts.execution_info(book.notebook(docname))
+    assert info is not None, f"{docname}: the setup cell recorded no execution facts"
+    assert (info["jax_version"], info["backend"]) == (jax.__version__, jax.default_backend())
+    first_cell = text_of(book.page(docname).select_one("div.cell"))
+    sentence = f"This page was executed on {info['device']} with JAX {info['jax_version']} on {info['date']}."
+    assert first_cell.startswith(sentence), f"{docname}: the first cell's output is {first_cell[:200]!r}"
+    if info["backend"] == "cpu":
+        assert "ran without a GPU" in first_cell and "published site is executed on a GPU" in first_cell
 
 
 @pytest.mark.parametrize("docname", CHAPTERS)
 def test_speedups_in_the_prose_are_glued(book, docname):
     """Numbers of a claimed speed-up come from the code ({glue}), never typed."""
-    main = book.page(docname).select_one("main") or book.page(docname)
-    for node in main.select("div.cell, .pasted-text, .pasted-inline, pre, code, script"):
-        node.decompose()
-    claims = SPEEDUP.findall(text_of(main))
+    page = BeautifulSoup(str(book.page(docname)), "html.parser")  # a copy: nodes are removed
+    claims = SPEEDUP.findall(prose_without_code(page))
     assert not claims, f"{docname}: speed-up typed into the prose, not glued: {claims}"
 
 
 # --- the book: the Timings page -----------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def timings_page(book):
     return book.page(TIMINGS_DOC)
 
 
-def test_timings_page_is_in_the_toc(book):
-    assert TIMINGS_DOC in bookinfo.toc_files(ROOT)
-    assert (book.html / f"{TIMINGS_DOC}.html").is_file()
-
-
-def test_every_measurement_of_the_build_is_on_the_timings_page(book, timings_page):
-    expected = [r for d in CHAPTERS for r in records_of(book, d)]
-    published = json.loads((book.html / "timings.json").read_text())
-    assert published["records"] == expected
-    if not expected:
-        assert "This build recorded no measurements." in text_of(timings_page)
-        return
+def test_every_measurement_the_chapters_show_is_on_the_timings_page(book, timings_page):
+    """Read from two sides: what the chapter pages show (measure's text output)
+    and the Timings page's table (built from output metadata), row for row."""
+    shown = [(d, m) for d in CHAPTERS for m in shown_measurements(book.page(d))]
     rows = table_rows(timings_page, "jaxbook-timings-measurements")
     links = row_links(timings_page, "jaxbook-timings-measurements")
-    assert len(rows) == len(expected)
-    titles = {c["docname"]: c["title"] for c in published["chapters"]}
-    for record, row, link in zip(expected, rows, links):
-        chapter, label, device, first, median, spread, repeats = row
-        assert chapter == titles[record["chapter"]] and link == f"{record['chapter']}.html"
-        assert label == record["label"] and device == record["device"]
-        assert first == timingdata.fmt_seconds(record["first_call_s"])
-        assert median == timingdata.fmt_seconds(record["median_s"])
-        assert spread == (f"{timingdata.fmt_seconds(record['q25_s'])} – "
-                          f"{timingdata.fmt_seconds(record['q75_s'])}")
-        assert repeats == f"{record['repeats']} × {record['calls_per_repeat']}"
+    titles = {d: text_of(book.page(d).select_one("h1")).rstrip("#").strip() for d in CHAPTERS}
+    assert len(rows) == len(shown) and shown, f"{len(rows)} rows for {len(shown)} measurements on the pages"
+    for (docname, m), row, link in zip(shown, rows, links):
+        assert row == [titles[docname], m["label"], m["device"], m["first"], m["median"],
+                       f"{m['q25']} – {m['q75']}", f"{m['repeats']} × {m['calls']}"]  # fmt: skip
+        assert link == f"{docname}.html"
+    published = json.loads((book.html / "timings.json").read_text())
+    assert [(r["chapter"], r["label"]) for r in published["records"]] == [(d, m["label"]) for d, m in shown]
 
 
-def test_execution_time_table_lists_every_chapter(book, timings_page):
-    rows = table_rows(timings_page, "jaxbook-timings-chapters")
-    links = row_links(timings_page, "jaxbook-timings-chapters")
-    assert links == [f"{d}.html" for d in CHAPTERS]
-    for docname, row in zip(CHAPTERS, rows):
-        _, device, version, date, seconds, count = row
-        banner = BANNER.search(text_of(book.page(docname))).groups()
-        assert (device, version, date) == banner
-        assert seconds == f"{book.seconds(docname):.1f} s"
-        assert count == str(len(records_of(book, docname)))
+def test_execution_times_are_those_of_the_cache(book, timings_page):
+    table = next(t for t in timings_page.select("table") if "Run Time (s)" in text_of(t.select_one("thead")))
+    rows = {r[0]: r for r in ([text_of(td) for td in tr.select("td")] for tr in table.select("tbody tr"))}
+    for docname in CHAPTERS:
+        assert rows[docname][3] == str(round(book.seconds(docname), 2)) and rows[docname][4] == "✅"
+    where = table_rows(timings_page, "jaxbook-timings-chapters")
+    assert row_links(timings_page, "jaxbook-timings-chapters") == [f"{d}.html" for d in CHAPTERS]
+    for docname, row in zip(CHAPTERS, where):
+        info = bookfacts.execution_info(book.notebook(docname))
+        assert row[1:] == [info["device"], info["jax_version"], info["date"], str(len(shown_measurements(book.page(docname))))]
 
 
 def test_timings_page_has_its_plots_with_alt_text(book, timings_page):
     figures = timings_page.select("figure.jaxbook-timings-plot img")
     names = [Path(img["src"]).name for img in figures]
-    assert "jaxbook-timings-chapters.png" in names
-    if any(records_of(book, d) for d in CHAPTERS):
-        assert "jaxbook-timings-measurements.png" in names
+    assert names == ["jaxbook-timings-measurements.png", "jaxbook-timings-chapters.png"]
     for img in figures:
         assert (book.html / img["src"]).is_file(), img["src"]
         assert len(img.get("alt", "").strip()) > 40, f"{img['src']}: no real alt text"
@@ -163,7 +155,7 @@ def test_timings_page_states_the_build_and_the_gpu_reference(book, timings_page)
 
 CONF = f"""
 import sys
-sys.path.insert(0, {str(ROOT / "_ext")!r})
+sys.path.insert(0, {str(ROOT / "tools")!r})  # the extension, as _config.yml's local_extensions does
 project = "mini"
 extensions = ["myst_nb", "jaxbook_timings"]
 exclude_patterns = ["_build", "refs"]
@@ -195,8 +187,11 @@ TIMINGS = """# Timings
 
 
 def banner_output(device="CPU (2 cores)"):
+    facts = {"device": device, "backend": "cpu" if device.startswith("CPU") else "gpu",
+             "jax_version": "0.10.2", "date": "2026-01-02"}  # fmt: skip
     text = f"This page was executed on **{device}** with JAX 0.10.2 on 2026-01-02."
-    return nbformat.v4.new_output("display_data", data={"text/markdown": text, "text/plain": "<Markdown>"})
+    return nbformat.v4.new_output("display_data", data={"text/markdown": text, "text/plain": text},
+                                  metadata={bookfacts.EXECUTED_KEY: facts})
 
 
 def record(label, median, backend="cpu", device="CPU (2 cores)"):
@@ -229,7 +224,7 @@ def write_notebook(path: Path, title: str, records: list[dict], device="CPU (2 c
 
 
 def reference(records, backend="gpu", device="NVIDIA H100 80GB HBM3"):
-    return {"format": timingdata.FORMAT,
+    return {"format": bookfacts.FORMAT,
             "build": {"backend": backend, "backends": [backend], "devices": [device],
                       "jax_versions": ["0.10.2"], "dates": ["2026-01-01"], "commit": "abc"},
             "chapters": [], "records": records}
@@ -341,12 +336,12 @@ def test_mini_book_refuses_mixed_backends_and_broken_references(tmp_path):
 def test_ratio_is_cpu_over_gpu_whichever_run_is_the_build():
     cpu = [dict(record("f", 1e-3), chapter="c")]
     gpu = [dict(record("f", 1e-5, "gpu", "GPU"), chapter="c")]
-    (row,) = timingdata.compare(cpu, "cpu", reference(gpu))
+    (row,) = bookfacts.compare(cpu, "cpu", reference(gpu))
     assert row["ratio"] == pytest.approx(100)
-    (row,) = timingdata.compare(gpu, "gpu", reference(cpu, backend="cpu", device="CPU (2 cores)"))
+    (row,) = bookfacts.compare(gpu, "gpu", reference(cpu, backend="cpu", device="CPU (2 cores)"))
     assert row["ratio"] == pytest.approx(100)
     with pytest.raises(ValueError):
-        timingdata.compare(gpu, "gpu", reference(gpu))
+        bookfacts.compare(gpu, "gpu", reference(gpu))
 
 
 def test_save_timings_writes_a_loadable_reference(tmp_path):
@@ -356,16 +351,16 @@ def test_save_timings_writes_a_loadable_reference(tmp_path):
     chapters = [{"docname": "c", "title": "C", "device": "NVIDIA H100 80GB HBM3", "backend": "gpu",
                  "jax_version": "0.10.2", "date": "2026-01-02", "execution_s": 3.0,
                  "succeeded": True, "measurements": 1}]
-    (site / "timings.json").write_text(json.dumps(timingdata.timings_document(chapters, recs)))
+    (site / "timings.json").write_text(json.dumps(bookfacts.timings_document(chapters, recs)))
     out = tmp_path / "gpu-reference.json"
     result = subprocess.run([sys.executable, str(SAVE_TIMINGS), "--site", str(site), "--out", str(out)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    saved = timingdata.load_timings(out)
+    saved = bookfacts.load_timings(out)
     assert saved["records"] == recs and saved["build"]["backend"] == "gpu"
     assert saved["build"]["devices"] == ["NVIDIA H100 80GB HBM3"]
     # a build whose chapters ran on different backends is no reference
-    mixed = timingdata.timings_document(chapters + [dict(chapters[0], docname="d", backend="cpu")], recs)
+    mixed = bookfacts.timings_document(chapters + [dict(chapters[0], docname="d", backend="cpu")], recs)
     (site / "timings.json").write_text(json.dumps(mixed))
     result = subprocess.run([sys.executable, str(SAVE_TIMINGS), "--site", str(site), "--out", str(out)],
                             capture_output=True, text=True)
@@ -390,8 +385,7 @@ def fake_nvidia_smi(folder: Path, ok=True) -> Path:
 
 def fake_python(folder: Path, **info) -> Path:
     """An 'interpreter' whose JAX answers the probe as a GPU machine would."""
-    pins = {n: v for n, v in (l.split("==") for l in (ROOT / "requirements-gpu.txt").read_text().split()
-                              if "==" in l)}
+    pins = bookfacts.pins(ROOT / "requirements-gpu.txt")
     answer = {"jax": jax.__version__, "jaxlib": jax.__version__, "backend": "gpu",
               "devices": ["gpu: NVIDIA H100 80GB HBM3"], "computed_on": ["gpu"], "result_ok": True,
               "plugins": {"jax-cuda12-plugin": pins["jax-cuda12-plugin"],
@@ -452,24 +446,19 @@ def test_gpu_check_fails_on_a_wrong_answer(tmp_path, info, message):
 
 def fake_site(tmp_path: Path, device: str, backend: str) -> Path:
     site = tmp_path / "site"
-    note = " This build ran without a GPU, so ..." if backend == "cpu" else ""
-    for docname in CHAPTERS:
-        page = site / f"{docname}.html"
-        page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(f"<html><body><p>This page was executed on <strong>{device}</strong> "
-                        f"with JAX 0.10.2 on 2026-01-02.{note}</p></body></html>")
+    site.mkdir()
     chapters = [{"docname": d, "device": device, "backend": backend, "jax_version": "0.10.2",
                  "date": "2026-01-02"} for d in CHAPTERS]
     recs = [dict(record("f", 1e-5, backend, device), chapter=CHAPTERS[0])]
-    (site / "timings.json").write_text(json.dumps(timingdata.timings_document(chapters, recs)))
+    (site / "timings.json").write_text(json.dumps(bookfacts.timings_document(chapters, recs)))
     return site
 
 
 def test_site_check_refuses_a_cpu_build(tmp_path):
     result = check_gpu("--site", fake_site(tmp_path, "CPU (2 cores)", "cpu"), path=tmp_path)
     assert result.returncode == 1
-    assert f"{CHAPTERS[0]}: executed on CPU (2 cores), not on a GPU" in result.stderr
-    assert "made with the 'cpu' backend" in result.stderr
+    assert f"{CHAPTERS[0]}: executed on CPU (2 cores) (cpu), not on a GPU" in result.stderr
+    assert "1 of 1 measurements were not made with the GPU backend" in result.stderr
 
 
 def test_site_check_accepts_a_gpu_build(tmp_path):

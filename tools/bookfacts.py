@@ -153,12 +153,17 @@ def assemble(text: str, setup: Path = SETUP) -> str:
 def read_notebook(path: Path):
     """The chapter as a notebook, exactly as the build reads and executes it."""
     import nbformat
-    from myst_nb.core.read import read_myst_markdown_notebook
 
     if path.suffix == ".ipynb":
         return nbformat.read(path, as_version=4)
-    setup = path.parent / "book_setup.py"
-    return read_myst_markdown_notebook(assemble(path.read_text(), setup), path=str(path))
+    return read_notebook_text(path.read_text(), path)
+
+
+def read_notebook_text(text: str, path: Path = SETUP.parent / "chapter.md"):
+    """A chapter's MyST text as a notebook (its setup cell filled in)."""
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    return read_myst_markdown_notebook(assemble(text, path.parent / "book_setup.py"), path=str(path))
 
 
 # --- jupyter-cache -----------------------------------------------------------------

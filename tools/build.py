@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import fcntl
 import os
@@ -37,7 +38,11 @@ import check_gpu
 import jaxbook_colab
 
 CELL_SOURCE = re.compile(r"An error occurred while executing the following cell:\n-+\n(.*?)\n-+\n", re.S)
-TIMEOUT = re.compile(r"(?:CellTimeoutError|timed out).*?(\d+) seconds", re.S)
+TIMEOUT = re.compile(
+    r"CellTimeoutError: A cell timed out while it was being executed, after (\d+) seconds\..*?"
+    r"preview of the cell contents:\n-+\n(.*?)\n-{5,}\s*$",
+    re.S,
+)
 ERROR_LINE = re.compile(r"^(\w+(?:Error|Exception|Warning|Interrupt|Exit)\b:.*)$", re.M)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # jupyter-book's closing banner points at the staging folder, not where the site
@@ -55,14 +60,15 @@ def check_toc(book: Path) -> list[str]:
     return problems
 
 
-def cell_location(book: Path, source: Path, cell_source: str) -> str:
-    """', code cell 3 (line 42)' for the code cell with this source."""
+def cell_location(book: Path, source: Path, cell_source: str, prefix: bool = False) -> str:
+    """', code cell 3 (line 42)' for the code cell with this source (or, with
+    `prefix`, the first one whose source starts with it)."""
     cell = cell_source.strip("\n")
     where = ""
     nb = bookfacts.read_notebook(source)
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     for number, c in enumerate(code_cells, start=1):
-        if c.source.strip("\n") == cell:
+        if c.source.strip("\n") == cell or (prefix and c.source.strip("\n").startswith(cell)):
             where += f", code cell {number}"
             break
     text = source.read_text()
@@ -78,12 +84,17 @@ def describe_failure(book: Path, reports: Path, report: Path) -> str:
     source = bookfacts.source_path(book, docname)
     text = ANSI.sub("", report.read_text(errors="replace"))
     where = f"{source.relative_to(book) if source else docname}"
+    timeout = TIMEOUT.search(text)
+    if timeout:
+        preview = timeout.group(2)
+        if preview.startswith("["):  # a long cell: nbclient shows its first and last five lines
+            preview = "\n".join(ast.literal_eval(preview.split("\n...\n")[0]))
+        if source is not None:
+            where += cell_location(book, source, preview, prefix=True)
+        return f"{where}: the cell timed out after {timeout.group(1)} s (execute.timeout in _config.yml)"
     match = CELL_SOURCE.search(text)
     if match and source is not None:
         where += cell_location(book, source, match.group(1))
-    timeout = TIMEOUT.search(text)
-    if timeout:
-        return f"{where}: the cell timed out after {timeout.group(1)} s (execute.timeout in _config.yml)"
     errors = ERROR_LINE.findall(text)
     return f"{where}: {errors[-1] if errors else 'execution failed'}"
 
@@ -222,6 +233,8 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
     # (pushed to their branch on publish), the pages' ".ipynb" download serves them.
     # Their prose comes from a second, writing-only pass with the markdown builder.
     print("Writing the chapters as notebooks (prose: markdown builder; code and outputs: the cache)...")
+    # Without earlier output, the builder writes every chapter (reading nothing again).
+    shutil.rmtree(staging / "_build" / jaxbook_colab.MARKDOWN_BUILDER, ignore_errors=True)
     if run_jupyter_book(book, staging, False, backend, "--builder", "custom",
                         "--custom-builder", jaxbook_colab.MARKDOWN_BUILDER) != 0:
         print("\nBUILD FAILED: the markdown pass for the Colab notebooks failed (see above).", file=sys.stderr)

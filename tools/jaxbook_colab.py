@@ -150,6 +150,18 @@ def _prepare_for_notebook(app, doctree, docname):
             image["uri"] = f"{bookfacts.config(Path(app.confdir))['site_url']}/_images/{name}"
 
 
+def _markdown_translator():
+    """sphinx-markdown-builder's translator, numbering a list from its own start
+    (an exercise list that starts at 10 stays 10., 11., ...)."""
+    from sphinx_markdown_builder.translator import MarkdownTranslator
+
+    class NotebookMarkdownTranslator(MarkdownTranslator):
+        def visit_enumerated_list(self, node):
+            self._start_list(node.get("start", 1) - 1)
+
+    return NotebookMarkdownTranslator
+
+
 def _markdown_builder_settings(app, config):
     # Outputs are replaced by markers above; this only keeps myst-nb from warning
     # that the markdown builder has no MIME priority list.
@@ -249,6 +261,8 @@ def markdown_segments(text: str) -> tuple[str, list[tuple[int, str]]]:
 def clean_markdown(text: str) -> str:
     text = re.sub(rf"{DETAILS_OPEN}\s*\n\s*(.+?)\n", r"<details>\n<summary>\1</summary>\n", text)
     text = text.replace(DETAILS_CLOSE, "</details>")
+    # one block quote per admonition (its paragraphs joined by ">" lines)
+    text = re.sub(r"(?m)^(>.*)\n\n(?=>)", r"\1\n>\n", text)
     # display math: no blank lines between the $$ and the formula
     text = re.sub(r"\$\$\n\s*\n", "$$\n", text)
     text = re.sub(r"\n\s*\n\$\$", "\n$$", text)
@@ -330,6 +344,7 @@ def setup(app):
     # after sphinx-book-theme has added its launch buttons (priority 501)
     app.connect("html-page-context", _point_colab_at_notebooks, priority=600)
     app.connect("config-inited", _markdown_builder_settings)
+    app.set_translator(MARKDOWN_BUILDER, _markdown_translator(), override=True)
     app.connect("doctree-resolved", _prepare_for_notebook)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
