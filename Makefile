@@ -2,7 +2,8 @@
 #   make html   build the book into _build/html (creates .venv on first use)
 #   make test   build it if needed, then lint and run the test suite (installs the
 #               test tools, and Debian's Chromium when it is missing)
-# Also: make serve (live preview), make clean, make lock (refresh the four locks).
+# Also: make serve (live preview), make clean, make lock (refresh the four locks),
+# make linkcheck (external links).
 # GPU build (the publish workflow): make html JAX_BACKEND=cuda12 (MAINTAINING.md).
 SHELL := /bin/bash
 VENV := .venv
@@ -32,7 +33,7 @@ else
 $(error JAX_BACKEND must be cpu or cuda12, not '$(JAX_BACKEND)')
 endif
 
-.PHONY: html test lint chromium serve clean lock check-gpu
+.PHONY: html test lint chromium serve clean lock check-gpu linkcheck
 
 html: $(BOOK_STAMP) $(BACKEND_DEPS)
 	$(PY) tools/build.py
@@ -46,6 +47,10 @@ lint: $(TEST_STAMP)
 
 chromium:
 	@tools/ensure_chromium.sh
+
+# Every external link of the built book still answers (the weekly Link check workflow).
+linkcheck: html
+	$(VENV)/bin/jupyter-book build . --path-output _build/.staging --builder linkcheck
 
 check-gpu: $(BOOK_STAMP) $(GPU_STAMP)
 	$(PY) tools/check_gpu.py

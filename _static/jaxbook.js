@@ -1,5 +1,5 @@
-// Learn JAX by Running It: small fixes of the theme's markup (issue 7,
-// checked by tests/test_browser.py). jupyter-book loads every .js in _static/.
+// Learn JAX by Running It: small fixes of the theme's markup (checked
+// by tests/test_browser.py). jupyter-book loads every .js in _static/.
 document.addEventListener("DOMContentLoaded", () => {
   // The primary sidebar (logo, search button, table of contents) is a plain
   // <div>: its logo and search button sat outside every landmark (axe rule

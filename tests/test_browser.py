@@ -1,4 +1,4 @@
-"""The site in a real browser (issue 7).
+"""The site in a real browser.
 
 Every page of the built site is opened in headless Chromium, as a first-time
 visitor, in the light and the dark colour scheme: no console errors, no failed
@@ -24,16 +24,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
+import bookfacts
 import siteaudit
-from conftest import ROOT, bookinfo
+from conftest import CHAPTERS, ROOT
 
 PAGES = siteaudit.site_pages(ROOT)
-CHAPTERS = bookinfo.chapters(ROOT)
 SCHEMES = ("light", "dark")
 OUT = ROOT / "_build" / "browser"
 MAX_PNG_BYTES = 1_000_000  # no multi-megabyte figures
 MAX_PAGE_BYTES = 3_000_000  # a page's own HTML, images and files (theme assets not counted)
-COLAB_PREFIX = "https://colab.research.google.com/github/"
 
 PAGE_FACTS_JS = """() => {
   const style = (e) => getComputedStyle(e);
@@ -144,12 +143,6 @@ def _reports(audits, page):
 # --------------------------------------------------------------------------- every page
 
 
-def test_chromium_is_available():
-    problem = siteaudit.missing_chromium_message()
-    if problem:
-        pytest.fail(problem, pytrace=False)
-
-
 @pytest.mark.parametrize("page", PAGES)
 def test_no_console_errors(audits, page):
     errors = {r.scheme: r.console_errors for r in _reports(audits, page) if r.console_errors}
@@ -207,23 +200,13 @@ def test_chapter_shows_launch_and_download_buttons(book, audits, docname):
     assert facts.get("download_menu_visible"), f"{docname}: the download menu did not open"
     downloads = {item["text"]: item["href"] for item in facts["download"]}
     assert {".ipynb", ".md"} <= set(downloads), f"{docname}: downloads {sorted(downloads)}"
+    # the .ipynb download is the chapter's Colab notebook (tests/test_colab.py checks it)
     notebook = book.html / urlsplit(downloads[".ipynb"]).path.lstrip("/")
-    nb = json.loads(notebook.read_text())
-    assert nb["nbformat"] == 4 and any(c["cell_type"] == "code" for c in nb["cells"])
+    assert notebook.read_bytes() == (ROOT / "_build" / "colab" / f"{docname}.ipynb").read_bytes()
     source = book.html / urlsplit(downloads[".md"]).path.lstrip("/")
-    assert source.read_text() == bookinfo.source_path(ROOT, docname).read_text()
-
-
-@pytest.mark.parametrize("docname", CHAPTERS)
-def test_colab_launch_button_points_to_ipynb(audits, docname):
-    """Colab opens the chapter's notebook (.ipynb); it cannot open MyST .md.
-
-    Depends on the Colab issue (the lead's change to the launch button)."""
-    colab = [i["href"] for i in audits[f"{docname}.html", "light"].facts["launch"]
-             if i["href"] and "colab" in (i["text"] + i["title"]).lower()]
-    assert colab, f"{docname}: no Colab entry in the launch menu"
-    assert all(u.startswith(COLAB_PREFIX) and urlsplit(u).path.endswith(".ipynb") for u in colab), (
-        f"{docname}: Colab link {colab} does not open an .ipynb from GitHub")
+    assert source.read_text() == bookfacts.source_path(ROOT, docname).read_text()
+    colab = [i["href"] for i in facts["launch"] if i["href"] and "colab" in (i["text"] + i["title"]).lower()]
+    assert colab == [book.page(docname).select_one("a[href^='https://colab.research.google.com']")["href"]]
 
 
 @pytest.mark.parametrize("docname", CHAPTERS)

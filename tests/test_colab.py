@@ -171,9 +171,12 @@ def test_page_download_serves_the_notebook(book):
 
 def test_gpu_install_resolves_on_python_3_13():
     """What the install cell runs on a Colab GPU runtime resolves for Colab's
-    platform (a pip dry run: nothing is installed)."""
+    platform (a pip dry run: nothing is installed; not repeated once it passed here)."""
     spec = f"jax[cuda12]=={bookfacts.pinned_jax()}"
     assert spec in jaxbook_colab.install_cell(bookfacts.pinned_jax())
+    stamp = PASSED / "gpu-install.spec"
+    if stamp.exists() and stamp.read_text() == spec:
+        pytest.skip(f"{spec} resolved in an earlier run on this machine")
     result = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
          "--only-binary=:all:", "--python-version", "3.13", "--platform", "manylinux_2_35_x86_64",
@@ -186,6 +189,8 @@ def test_gpu_install_resolves_on_python_3_13():
     versions = {bookfacts.canonical(i["metadata"]["name"]): i["metadata"]["version"] for i in report["install"]}
     for name in ("jax", "jaxlib", "jax-cuda12-plugin", "jax-cuda12-pjrt"):
         assert versions[name] == bookfacts.pinned_jax(), (name, versions.get(name))
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(spec)
 
 
 # --- standalone runs in a mirror of Colab's runtime --------------------------------

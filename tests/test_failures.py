@@ -61,7 +61,7 @@ def write_chapters(path: Path, chapters: dict[str, str]) -> None:
     (path / "_toc.yml").write_text(toc)
 
 
-CELL_TIMEOUT_S = 20  # the throwaway books' execute.timeout (the book's is 180 s)
+CELL_TIMEOUT_S = 8  # the throwaway books' execute.timeout (the book's is 180 s)
 
 
 def build_command(path: Path) -> list[str]:
@@ -95,7 +95,7 @@ HANGS = HEADER + "# Hangs\n\n" + cell("a = 1") + cell("import time\ntime.sleep(1
 
 def slow(marker: Path) -> str:
     """A chapter that signals when it is being executed, then takes a while."""
-    return HEADER + "# Slow\n\n" + cell(f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(6)")
+    return HEADER + "# Slow\n\n" + cell(f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(4)")
 
 
 @pytest.fixture(scope="module")

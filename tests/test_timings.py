@@ -224,7 +224,7 @@ def write_notebook(path: Path, title: str, records: list[dict], device="CPU (2 c
 
 
 def reference(records, backend="gpu", device="NVIDIA H100 80GB HBM3"):
-    return {"format": bookfacts.FORMAT,
+    return {"format": bookfacts.TIMINGS_FORMAT,
             "build": {"backend": backend, "backends": [backend], "devices": [device],
                       "jax_versions": ["0.10.2"], "dates": ["2026-01-01"], "commit": "abc"},
             "chapters": [], "records": records}

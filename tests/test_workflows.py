@@ -1,23 +1,31 @@
-"""The CI and publish workflows: valid, free of zizmor findings, and with the
-properties the book relies on (CPU build and tests on every PR and push; the
-publish build runs on a GPU, proves it, and only then uploads the site)."""
+"""The workflows, the Makefile and the locks: valid workflows free of zizmor
+findings, with the properties the book relies on (CPU build and tests on every
+PR and push; the publish build runs on a GPU, proves it, and only then uploads
+the site; a weekly link check); one Python and one JAX everywhere; hash-locked
+requirements; the Makefile's and build.py's backend switch, run for real."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+import bookfacts
+import build
 from conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
-CI, PUBLISH = WORKFLOWS / "ci.yml", WORKFLOWS / "publish.yml"
-FILES = [CI, PUBLISH]
+CI, PUBLISH, LINKCHECK = WORKFLOWS / "ci.yml", WORKFLOWS / "publish.yml", WORKFLOWS / "linkcheck.yml"
+FILES = [CI, PUBLISH, LINKCHECK]
+PYTHON = "3.13"  # the Python of Colab's runtime, and of every place the book is built
+LOCKS = ["requirements.txt", "requirements-test.txt", "requirements-gpu.txt", "requirements-colab.txt"]
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$", re.M)
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"^\s+#\s*v\d+\.\d+\.\d+\s*$")
@@ -122,8 +130,24 @@ def test_ci_runs_make_test_on_every_pull_request_and_push():
     assert job["permissions"] == {"contents": "read"}
     assert job["env"]["JAXBOOK_CHROMIUM"] == "/usr/bin/google-chrome"
     setup = steps(job)[step_index(job, uses("actions/setup-python"), "sets up Python")]
-    assert str(setup["with"]["python-version"]) == "3.11"
+    assert str(setup["with"]["python-version"]) == PYTHON
+    # pip's downloads are cached, keyed by every lock
+    assert setup["with"]["cache"] == "pip"
+    assert all(Path(lock).match(setup["with"]["cache-dependency-path"]) for lock in LOCKS)
     assert [s["run"].strip() for s in steps(job) if "run" in s] == ["make test"]
+    # the execution cache of CI is the CPU one, never a GPU build's
+    (cache,) = [s for s in steps(job) if uses("actions/cache")(s)]
+    assert "-cpu-" in cache["with"]["key"] and "cuda" not in cache["with"]["key"]
+
+
+def test_linkcheck_runs_weekly_with_the_same_python():
+    workflow = load(LINKCHECK)
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "read"}
+    setup = steps(job)[step_index(job, uses("actions/setup-python"), "sets up Python")]
+    assert str(setup["with"]["python-version"]) == PYTHON
+    assert [s["run"].strip() for s in steps(job) if "run" in s] == ["make linkcheck"]
 
 
 # --- Publish ----------------------------------------------------------------------
@@ -138,24 +162,20 @@ def test_publish_triggers_and_runner_label():
     assert build["permissions"] == {"contents": "read"}
     assert build["env"]["JAX_BACKEND"] == "cuda12"
     setup = steps(build)[step_index(build, uses("actions/setup-python"), "sets up Python")]
-    assert str(setup["with"]["python-version"]) == "3.11"
+    assert str(setup["with"]["python-version"]) == PYTHON
+    # the GPU runner installs the book and its CUDA extras, never the test tools
+    assert not any("pytest" in s.get("run", "") or "requirements-test" in s.get("run", "") for s in steps(build))
 
 
 def test_publish_proves_the_gpu_before_building_and_before_uploading():
-    build = load(PUBLISH)["jobs"]["build"]
-    nvidia = step_index(build, runs("nvidia-smi"), "runs nvidia-smi")
-    check = step_index(build, runs("make check-gpu"), "runs the GPU check (make check-gpu)")
-    html = step_index(build, lambda s: s.get("run", "").strip() == "make html", "builds (make html)")
-    pages = step_index(build, runs("check_gpu.py --site _build/html"), "checks the built pages")
-    upload = step_index(build, uses("actions/upload-pages-artifact"), "uploads the site")
+    build_job = load(PUBLISH)["jobs"]["build"]
+    nvidia = step_index(build_job, runs("nvidia-smi"), "runs nvidia-smi")
+    check = step_index(build_job, runs("make check-gpu"), "runs the GPU check (make check-gpu)")
+    html = step_index(build_job, lambda s: s.get("run", "").strip() == "make html", "builds (make html)")
+    pages = step_index(build_job, runs("check_gpu.py --site _build/html"), "checks the built pages")
+    upload = step_index(build_job, uses("actions/upload-pages-artifact"), "uploads the site")
     assert nvidia < check < html < pages < upload
-    assert steps(build)[upload]["with"]["path"] == "_build/html"
-    # the Makefile runs the GPU check before the build too, with the CUDA lock
-    makefile = (ROOT / "Makefile").read_text()
-    assert "JAX_BACKEND ?= cpu" in makefile
-    html_rule = makefile.split("\nhtml:", 1)[1].split("\n\n", 1)[0]
-    assert html_rule.index("tools/check_gpu.py") < html_rule.index("tools/build.py")
-    assert "-r requirements.txt -r requirements-gpu.txt" in makefile
+    assert steps(build_job)[upload]["with"]["path"] == "_build/html"
 
 
 def test_execution_cache_is_keyed_by_locked_requirements_and_backend():
@@ -169,9 +189,6 @@ def test_execution_cache_is_keyed_by_locked_requirements_and_backend():
         assert requirements in prefix and "cuda12" in prefix and key.startswith(prefix)
     assert step_index(build, uses("actions/cache"), "") < step_index(
         build, lambda s: s.get("run", "").strip() == "make html", "")
-    ci = load(CI)["jobs"]["test"]
-    ci_keys = [s["with"]["key"] for s in steps(ci) if uses("actions/cache")(s)]
-    assert all("-cpu-" in k for k in ci_keys), "CI's cache must never be the GPU one"
 
 
 def test_deploy_job_has_only_pages_permissions():
@@ -185,123 +202,215 @@ def test_deploy_job_has_only_pages_permissions():
                for j in others)
 
 
-def test_colab_notebooks_are_pushed_to_their_branch():
+def fake_program(folder: Path, name: str, script: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return path
+
+
+def test_colab_notebooks_are_pushed_to_the_branch_of_the_config(tmp_path):
+    """The notebooks job, run for real with a git that logs what it is asked:
+    one orphan commit of the notebooks, force-pushed with the workflow's token
+    to the branch that _config.yml names (passed on by the build job)."""
     jobs = load(PUBLISH)["jobs"]
-    build = jobs["build"]
-    # tools/build.py (make html) writes the Colab notebooks to _build/colab
-    make = step_index(build, runs("make html"), "builds the book and its notebooks")
-    upload = step_index(build, lambda s: uses("actions/upload-artifact")(s)
-                        and s["with"]["name"] == "colab-notebooks", "uploads the notebooks")
-    assert make < upload and steps(build)[upload]["with"]["path"] == "_build/colab"
-    job = jobs["notebooks"]
-    assert job["needs"] == "build"
-    assert job["permissions"] == {"contents": "write"}
+    build_job, job = jobs["build"], jobs["notebooks"]
+    make = step_index(build_job, runs("make html"), "builds the book and its notebooks")
+    upload = step_index(build_job, lambda s: uses("actions/upload-artifact")(s)
+                        and s["with"]["name"] == "colab-notebooks", "uploads the notebooks")  # fmt: skip
+    assert make < upload and steps(build_job)[upload]["with"]["path"] == "_build/colab"
+    name = steps(build_job)[step_index(build_job, lambda s: s.get("id") == "colab", "names the branch")]
+    branch = subprocess.run(["bash", "-c", name["run"].replace(".venv/bin/python", sys.executable)],
+                            cwd=ROOT, env=dict(os.environ, GITHUB_OUTPUT=str(tmp_path / "output")),
+                            check=True)  # fmt: skip
+    assert (tmp_path / "output").read_text() == f"branch={bookfacts.config()['colab_branch']}\n"
+    assert build_job["outputs"]["colab-branch"] == "${{ steps.colab.outputs.branch }}"
+
+    assert job["needs"] == "build" and job["permissions"] == {"contents": "write"}
     assert not any(uses("actions/checkout")(s) for s in steps(job))
-    push = steps(job)[step_index(job, runs("git push --force"), "force-pushes")]
+    push = steps(job)[step_index(job, runs("git push"), "pushes")]
+    assert push["env"]["COLAB_BRANCH"] == "${{ needs.build.outputs.colab-branch }}"
     assert push["env"]["PUSH_TOKEN"] == "${{ github.token }}"
-    assert "HEAD:refs/heads/notebooks" in push["run"]
-    assert "x-access-token:${PUSH_TOKEN}@" in push["run"]
-    assert "git init" in push["run"]  # an orphan commit holding only the notebooks
+    notebooks = tmp_path / push["working-directory"]
+    (notebooks / "chapters").mkdir(parents=True)
+    (notebooks / "chapters" / "a.ipynb").write_text("{}")
+    log = tmp_path / "git.log"
+    fake_program(tmp_path / "bin", "git", f'echo "$*" >> {log}\n')
+    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "PUSH_TOKEN": "tok", "SOURCE_SHA": "abc",
+           "COLAB_BRANCH": bookfacts.config()["colab_branch"], "GITHUB_REPOSITORY": "org/book",
+           "GITHUB_SERVER_URL": "https://github.com"}  # fmt: skip
+    subprocess.run(["bash", "-c", push["run"]], cwd=notebooks, env=env, check=True)
+    calls = log.read_text().splitlines()
+    assert calls[0] == f"init --quiet --initial-branch={env['COLAB_BRANCH']}"
+    assert calls[1] == "add --all" and calls[2].startswith("-c user.name=")
+    assert calls[3] == (f"push --force --quiet https://x-access-token:tok@github.com/org/book.git "
+                        f"HEAD:refs/heads/{env['COLAB_BRANCH']}")  # fmt: skip
+    # no branch: nothing is pushed
+    empty = subprocess.run(["bash", "-c", push["run"]], cwd=notebooks, env=dict(env, COLAB_BRANCH=""))
+    assert empty.returncode != 0 and len(log.read_text().splitlines()) == 4
 
 
-# --- the GPU lock and the Makefile -------------------------------------------------
+# --- the locks -------------------------------------------------------------------
 
-def pins(path: Path) -> dict[str, str]:
-    found = {}
+
+def requirements(path: Path) -> dict[str, list[str]]:
+    """{canonical name: [hashes]} of a hash-locked requirements file."""
+    found, name = {}, None
     for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", line)
-            assert match, f"{path.name}: {line!r} is not pinned with =="
-            found[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+        line = line.split("#", 1)[0].rstrip()
+        if match := re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==\S+", line):
+            name = bookfacts.canonical(match[1])
+            found[name] = []
+        elif name and (h := re.search(r"--hash=sha256:([0-9a-f]{64})", line)):
+            found[name].append(h[1])
+        elif line.strip():
+            pytest.fail(f"{path.name}: {line!r} is not a pinned requirement or its hash")
     return found
 
 
-def test_gpu_requirements_pin_the_cuda_extras_of_the_same_jax():
-    base, gpu = pins(ROOT / "requirements.txt"), pins(ROOT / "requirements-gpu.txt")
+@pytest.mark.parametrize("lock", LOCKS)
+def test_every_lock_pins_every_package_with_hashes(lock):
+    found = requirements(ROOT / lock)
+    assert found and all(found.values()), [n for n, h in found.items() if not h]
+    assert f"--python-version {PYTHON}" in (ROOT / "Makefile").read_text()  # how `make lock` resolves them
+
+
+def test_the_locks_agree_and_jax_is_one_version():
+    base, test, gpu = (bookfacts.pins(ROOT / name) for name in LOCKS[:3])
     jax_version = base["jax"]
     assert base["jaxlib"] == jax_version
-    assert gpu["jax-cuda12-plugin"] == jax_version
-    assert gpu["jax-cuda12-pjrt"] == jax_version
+    assert all(test[n] == v for n, v in base.items() if n in test), "shared packages must have one version"
     assert not set(gpu) & set(base), "requirements-gpu.txt repeats packages of requirements.txt"
+    assert gpu["jax-cuda12-plugin"] == gpu["jax-cuda12-pjrt"] == jax_version
     nvidia = {n for n in gpu if n.startswith("nvidia-")}
-    for needed in ("nvidia-cublas-cu12", "nvidia-cuda-runtime-cu12", "nvidia-cudnn-cu12",
-                   "nvidia-cufft-cu12", "nvidia-cusolver-cu12", "nvidia-cusparse-cu12",
-                   "nvidia-nccl-cu12", "nvidia-nvjitlink-cu12"):
-        assert needed in nvidia
     assert set(gpu) <= nvidia | {"jax-cuda12-plugin", "jax-cuda12-pjrt"}
+    assert not {"pytest", "playwright", "zizmor"} & set(base), "test tools are not in the book's environment"
     # jax's own metadata: the cuda12 extra is the plugin at exactly this version
     from importlib.metadata import requires
 
     extra = [r for r in requires("jax") if 'extra == "cuda12"' in r]
-    assert any(r.startswith(f"jax-cuda12-plugin[with-cuda]<={jax_version},>={jax_version}")
-               or f"jax-cuda12-plugin[with-cuda]=={jax_version}" in r for r in extra), extra
+    assert any(f"jax-cuda12-plugin[with-cuda]<={jax_version},>={jax_version}" in r
+               or f"jax-cuda12-plugin[with-cuda]=={jax_version}" in r for r in extra), extra  # fmt: skip
+
+
+def test_colab_mirror_has_colabs_versions():
+    """requirements-colab.txt resolves requirements-colab.in, which names Colab's
+    runtime and its versions."""
+    wanted = bookfacts.pins(ROOT / "requirements-colab.in")
+    locked = bookfacts.pins(ROOT / "requirements-colab.txt")
+    assert {n: locked.get(n) for n in wanted} == wanted
+    assert wanted["jax"] != bookfacts.pinned_jax(), "the mirror must have an older JAX: the install path runs"
+    assert "Python 3.13" in (ROOT / "requirements-colab.in").read_text()
+
+
+# --- the Makefile and the backend switch, run ---------------------------------------
 
 
 def makefile_sandbox(tmp_path: Path) -> Path:
     """The Makefile in a folder whose .venv/bin/python only logs what it is asked."""
-    import os
-    import shutil as sh
-    import time
-
-    for name in ("Makefile", "requirements.txt", "requirements-gpu.txt"):
-        sh.copy(ROOT / name, tmp_path / name)
+    for name in ("Makefile", *LOCKS):
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "tools").mkdir()
+    shutil.copy(ROOT / "tools" / "ensure_chromium.sh", tmp_path / "tools")
     python = tmp_path / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
-    python.write_text('#!/bin/sh\necho "$*" >> "$LOG"\n'
-                      'case "$*" in *check_gpu.py*) exit "${CHECK_RC:-0}";; esac\n')
+    python.write_text('#!/bin/sh\necho "$* JAX_BACKEND=$JAX_BACKEND" >> "$LOG"\n')
     python.chmod(0o755)
-    now = time.time()  # the environment is newer than its lock: it is not re-created
-    for name, age in (("requirements.txt", 100), ("requirements-gpu.txt", 100),
-                      (".venv/.installed", 50)):
+    now = time.time()  # the environment is newer than its locks: it is not re-created
+    for name, age in [(n, 100) for n in LOCKS] + [(".venv/.installed-book", 50), (".venv/.installed-test", 50)]:
         (tmp_path / name).touch()
         os.utime(tmp_path / name, (now - age, now - age))
     return tmp_path
 
 
-def make(sandbox: Path, *args, check_rc=0) -> tuple[subprocess.CompletedProcess, list[str]]:
+def make(sandbox: Path, *args, **env) -> tuple[subprocess.CompletedProcess, list[str]]:
     log = sandbox / "calls.log"
     log.unlink(missing_ok=True)
-    env = {"PATH": "/usr/bin:/bin", "LOG": str(log), "CHECK_RC": str(check_rc)}
-    result = subprocess.run(["make", "--no-print-directory", *args], cwd=sandbox, env=env,
-                            capture_output=True, text=True)
+    environ = {"PATH": "/usr/bin:/bin", "LOG": str(log), **env}
+    result = subprocess.run(["make", "--no-print-directory", *args], cwd=sandbox, env=environ,
+                            capture_output=True, text=True)  # fmt: skip
     return result, (log.read_text().splitlines() if log.exists() else [])
 
 
-def test_makefile_gpu_path(tmp_path):
+PIP = "-m pip install --quiet --require-virtualenv --require-hashes --no-deps"
+
+
+def test_makefile_installs_per_backend_and_leaves_the_switch_to_build_py(tmp_path):
     box = makefile_sandbox(tmp_path)
-    cache = box / "_build" / ".jupyter_cache"
-    cache.mkdir(parents=True)  # a CPU build's cache (no backend record) and build state
-    (box / "_build" / ".staging").mkdir()
-
-    result, calls = make(box, "html", "JAX_BACKEND=cuda12")
-    assert result.returncode == 0, result.stderr
-    assert calls == [
-        "-m pip install --quiet --require-virtualenv -r requirements.txt -r requirements-gpu.txt",
-        "tools/check_gpu.py",
-        "tools/build.py",
-    ]
-    assert "made with another JAX backend" in result.stdout
-    assert not (box / "_build" / ".staging").exists()
-    assert (cache / "jax-backend").read_text().strip() == "cuda12"
-
-    # again: the GPU cache is kept, the GPU check runs again before the build
-    result, calls = make(box, "html", "JAX_BACKEND=cuda12")
-    assert calls == ["tools/check_gpu.py", "tools/build.py"]
-    assert "another JAX backend" not in result.stdout
-
-    # a failing GPU check stops everything before the build
-    result, calls = make(box, "html", "JAX_BACKEND=cuda12", check_rc=1)
-    assert result.returncode != 0 and calls == ["tools/check_gpu.py"]
-    result, calls = make(box, "check-gpu", "JAX_BACKEND=cuda12", check_rc=1)
-    assert result.returncode != 0 and calls == ["tools/check_gpu.py"]
-
-    # back to the CPU: CUDA wheels removed, GPU outputs dropped, no GPU check
     result, calls = make(box, "html")
     assert result.returncode == 0, result.stderr
-    assert calls == ["-m pip uninstall --quiet --yes -r requirements-gpu.txt", "tools/build.py"]
-    assert "made with another JAX backend" in result.stdout
-    assert (cache / "jax-backend").read_text().strip() == "cpu"
+    assert calls == ["tools/build.py JAX_BACKEND=cpu"]
+
+    result, calls = make(box, "html", "JAX_BACKEND=cuda12")
+    assert result.returncode == 0, result.stderr
+    assert calls == [f"{PIP} -r requirements-gpu.txt JAX_BACKEND=cuda12", "tools/build.py JAX_BACKEND=cuda12"]
+    result, calls = make(box, "html", "JAX_BACKEND=cuda12")  # installed once
+    assert calls == ["tools/build.py JAX_BACKEND=cuda12"]
 
     result, _ = make(box, "html", "JAX_BACKEND=rocm")
     assert result.returncode != 0 and "JAX_BACKEND must be cpu or cuda12" in result.stderr
+
+
+def test_makefile_finds_python_3_13_or_says_what_to_install(tmp_path):
+    box = makefile_sandbox(tmp_path)
+    (box / ".venv" / ".installed-book").unlink()  # the environment must be created
+    result, calls = make(box, "html", HOME=str(tmp_path))  # no python3.13 on this PATH, no pyenv
+    assert result.returncode != 0 and calls == []
+    assert "Python 3.13 is needed and none was found" in result.stderr
+    found = subprocess.run(["make", "-s", "-f", "-", "show"], input=(ROOT / "Makefile").read_text().split(
+        "\n# cpu (the default)")[0] + "\nshow:\n\t@echo $(PYTHON)\n", capture_output=True, text=True,
+        cwd=box, env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")})  # fmt: skip
+    python = found.stdout.strip()
+    assert python, "the Makefile found no Python 3.13 on this machine"
+    version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
+                             text=True).stdout.strip()  # fmt: skip
+    assert version == "(3, 13)"
+
+
+def test_without_chromium_root_or_sudo_make_test_stops_with_one_line(tmp_path):
+    bin_ = tmp_path / "bin"
+    fake_program(bin_, "id", "echo 1000\n")  # not root
+    fake_program(bin_, "sudo", "exit 1\n")  # and sudo wants a password
+    fake_program(bin_, "apt-get", f"touch {tmp_path / 'installed'}\n")
+    env = {"PATH": f"{bin_}:/usr/bin:/bin", "JAXBOOK_CHROMIUM": str(tmp_path / "none"),
+           "JAXBOOK_DEBIAN_CHROMIUM": str(tmp_path / "none-either")}  # fmt: skip
+    script = str(ROOT / "tools" / "ensure_chromium.sh")
+    result = subprocess.run([script], capture_output=True, text=True, env=env)
+    assert result.returncode == 1 and not (tmp_path / "installed").exists()
+    assert result.stderr.count("\n") == 1 and "run 'sudo apt-get install -y chromium'" in result.stderr
+    # as root it installs Debian's package
+    fake_program(bin_, "id", "echo 0\n")
+    result = subprocess.run([script], capture_output=True, text=True, env=env)
+    assert result.returncode == 0 and (tmp_path / "installed").exists()
+    # with a browser there is nothing to do
+    (tmp_path / "installed").unlink()
+    browser = fake_program(bin_, "chrome", "exit 0\n")
+    result = subprocess.run([script], capture_output=True, text=True, env=dict(env, JAXBOOK_CHROMIUM=str(browser)))
+    assert result.returncode == 0 and not (tmp_path / "installed").exists()
+
+
+def test_a_switch_of_backend_drops_the_other_backends_outputs(tmp_path):
+    out = tmp_path / "_build"
+    cache = out / ".jupyter_cache"
+    cache.mkdir(parents=True)  # a CPU build's cache (no record) and build state
+    (cache / "executed").write_text("cpu outputs")
+    (out / ".staging").mkdir()
+    build.switch_backend(out, "cpu")
+    assert (cache / "executed").exists() and (out / ".staging").exists()
+    build.switch_backend(out, "cuda12")
+    assert not (cache / "executed").exists() and not (out / ".staging").exists()
+    assert (cache / "jax-backend").read_text() == "cuda12\n"
+    (cache / "executed").write_text("gpu outputs")
+    build.switch_backend(out, "cuda12")
+    assert (cache / "executed").exists()
+
+
+def test_a_gpu_build_on_a_machine_without_a_gpu_fails_before_anything(tmp_path):
+    book = tmp_path / "book"
+    shutil.copytree(ROOT, book, ignore=shutil.ignore_patterns(".venv", "_build", ".git", "__pycache__"))
+    result = subprocess.run([sys.executable, str(book / "tools" / "build.py"), "--backend", "cuda12"],
+                            cwd=book, capture_output=True, text=True, timeout=300,
+                            env={k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"})  # fmt: skip
+    assert result.returncode == 1 and "GPU CHECK FAILED" in result.stderr
+    assert not (book / "_build" / ".staging").exists()

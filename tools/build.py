@@ -48,6 +48,8 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # jupyter-book's closing banner points at the staging folder, not where the site
 # ends up: those lines are dropped (the real location is printed at the end).
 STAGING_BANNER = ("You can look at your book", "Or paste this line", "Your book's HTML pages are here")
+# ipykernel 7 says this at every kernel start; the kernels listen on 127.0.0.1 only.
+KERNEL_NOISE = "[IPKernelApp] WARNING | Kernel is running over TCP without encryption"
 
 
 def check_toc(book: Path) -> list[str]:
@@ -173,7 +175,8 @@ def run_jupyter_book(book: Path, staging: Path, fresh: bool, backend: str, *opti
                             text=True, start_new_session=True)
     try:
         for line in proc.stdout:
-            if ".staging/_build/html" not in line and not line.strip().startswith(STAGING_BANNER):
+            quiet = line.strip().startswith(STAGING_BANNER) or line.startswith(KERNEL_NOISE)
+            if ".staging/_build/html" not in line and not quiet:
                 print(line, end="", flush=True)
         return proc.wait()
     except KeyboardInterrupt:

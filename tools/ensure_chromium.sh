@@ -4,7 +4,8 @@
 # there, install Debian's package if we may (root, or sudo without a password);
 # otherwise stop with one line saying what to run. (`make test` runs this.)
 set -euo pipefail
-for browser in "${JAXBOOK_CHROMIUM:-}" /usr/bin/chromium; do
+debian_chromium="${JAXBOOK_DEBIAN_CHROMIUM:-/usr/bin/chromium}"  # where Debian's package puts it
+for browser in "${JAXBOOK_CHROMIUM:-}" "$debian_chromium"; do
   if [ -n "$browser" ] && [ -x "$browser" ]; then exit 0; fi
 done
 if [ "$(id -u)" -eq 0 ]; then

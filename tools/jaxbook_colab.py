@@ -162,6 +162,13 @@ def _markdown_translator():
     return NotebookMarkdownTranslator
 
 
+def _use_markdown_translator(app):
+    # Only in the markdown pass: pydata-sphinx-theme gives the HTML builder its own
+    # (accessible) translator only when no other translator is registered.
+    if app.builder.name == MARKDOWN_BUILDER:
+        app.set_translator(MARKDOWN_BUILDER, _markdown_translator(), override=True)
+
+
 def _markdown_builder_settings(app, config):
     # Outputs are replaced by markers above; this only keeps myst-nb from warning
     # that the markdown builder has no MIME priority list.
@@ -344,7 +351,7 @@ def setup(app):
     # after sphinx-book-theme has added its launch buttons (priority 501)
     app.connect("html-page-context", _point_colab_at_notebooks, priority=600)
     app.connect("config-inited", _markdown_builder_settings)
-    app.set_translator(MARKDOWN_BUILDER, _markdown_translator(), override=True)
+    app.connect("builder-inited", _use_markdown_translator)
     app.connect("doctree-resolved", _prepare_for_notebook)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 

@@ -1,4 +1,4 @@
-"""Local Sphinx extension: what the site needs in a browser (issue 7).
+"""Local Sphinx extension: what the site needs in a browser.
 
 1. MathJax is served from the site itself: `_vendor/` (MathJax 3.2.2, see
    tools/vendor_mathjax.py) is added to the static files here, after
@@ -75,7 +75,7 @@ def _inline_basic_css(app, exception):
     lines = [l for l in theme_css.read_text().splitlines() if l.strip()]
     if lines and lines[-1].strip() == IMPORT_BASIC and all(l.lstrip().startswith("/*") for l in lines[:-1]):
         theme_css.write_text(
-            "/* Sphinx's basic.css, inlined instead of @import-ed (_ext/jaxbook_site.py) */\n"
+            "/* Sphinx's basic.css, inlined instead of @import-ed (tools/jaxbook_site.py) */\n"
             + basic_css.read_text()
         )
 

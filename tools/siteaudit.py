@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 import bookfacts
 
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
+DEFAULT_CHROMIUM = os.environ.get("JAXBOOK_DEBIAN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
