@@ -138,6 +138,21 @@ def test_glued_values_missing_from_the_notebook_are_reported():
     assert test_colab.glued_values_missing(page, colab_like("It was 40× faster.")) == ["41.3×"]
 
 
+# --- API links -----------------------------------------------------------------
+
+
+def test_a_link_to_an_api_page_that_no_inventory_has_is_reported():
+    from bs4 import BeautifulSoup
+
+    import test_links
+
+    good = "https://docs.jax.dev/en/latest/_autosummary/jax.jit.html"
+    bad = "https://docs.jax.dev/en/latest/_autosummary/jax.not_a_function.html"
+    page = BeautifulSoup(f'<article><p><a href="{good}">jax.jit</a></p><div class="cell_input">'
+                         f'<a href="{bad}">jax.not_a_function</a></div></article>', "html.parser")  # fmt: skip
+    assert test_links.api_link_problems(page, {good: "jax.jit"}) == [f"code: {bad}"]
+
+
 # --- typed speed-ups in the prose -------------------------------------------------
 
 

@@ -137,10 +137,10 @@ def _prepare_for_notebook(app, doctree, docname):
             replacement = [_blockquote(title, body)]
         node.replace_self(replacement)
     for ref in doctree.findall(nodes.reference):
-        if "refuri" in ref:
+        if "refid" in ref:  # a target on the same page
+            ref["refuri"] = _site_url(app, docname, ref.attributes.pop("refid"))
+        elif "refuri" in ref:
             ref["refuri"] = _absolute(app, docname, ref["refuri"])
-        elif "refid" in ref:
-            ref["refuri"] = _site_url(app, docname, ref["refid"])
     for image in doctree.findall(nodes.image):
         uri = image["uri"]
         if not urlsplit(uri).scheme:

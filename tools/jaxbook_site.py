@@ -13,11 +13,12 @@
    the relative @import against the page (axe-core does, and requested a
    missing /basic.css: a 404 on every page).
 
-3. A change to the site's own static files (or to this extension) is
+3. A change to the site's own static files or to the book's code (tools/) is
    published. Sphinx copies static files only when some page is written, so
    after editing only _static/jaxbook.css, `make html` said "no targets are
-   out of date" and kept the old stylesheet. When their fingerprint changes,
-   the root page is rebuilt (its cell outputs come from the cache).
+   out of date" and kept the old stylesheet. When the static files change, the
+   root page is rebuilt; when the code changes, every page is read and written
+   again (cell outputs come from the cache).
 
 4. Each script is loaded once. Sphinx 7.4 (pinned by jupyter-book 1) emits
    an inline ``<script>`` twice when an extension registers it with
@@ -43,23 +44,35 @@ def _add_vendored_static_files(app):
         app.config.html_static_path.append(str(VENDOR))
 
 
-def _static_fingerprint(app) -> list:
-    roots = [HERE, VENDOR]
-    for entry in app.config.html_static_path:
-        path = (Path(app.confdir) / entry).resolve()
-        if Path(app.confdir).resolve() in path.parents:
-            roots.append(path)
+def _fingerprint(roots) -> list:
     files = sorted({f for root in roots if root.is_dir() for f in root.rglob("*") if f.is_file()
                     and "__pycache__" not in f.parts})
     return [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
 
 
+def _static_fingerprint(app) -> list:
+    roots = [VENDOR]
+    for entry in app.config.html_static_path:
+        path = (Path(app.confdir) / entry).resolve()
+        if Path(app.confdir).resolve() in path.parents:
+            roots.append(path)
+    return _fingerprint(roots)
+
+
 def _rebuild_when_static_files_change(app, env, added, changed, removed):
-    fingerprint = _static_fingerprint(app)
-    if getattr(env, "jaxbook_static_fingerprint", None) == fingerprint:
-        return []
-    env.jaxbook_static_fingerprint = fingerprint
-    return [app.config.root_doc]
+    """Static files changed: write the root page (Sphinx then copies them all).
+    The book's own code (tools/) changed: read and write every page again (their
+    outputs still come from the execution cache)."""
+    outdated = []
+    code = _fingerprint([HERE])
+    if getattr(env, "jaxbook_code_fingerprint", None) != code:
+        env.jaxbook_code_fingerprint = code
+        outdated = sorted(env.found_docs)
+    static = _static_fingerprint(app)
+    if getattr(env, "jaxbook_static_fingerprint", None) != static:
+        env.jaxbook_static_fingerprint = static
+        outdated = outdated or [app.config.root_doc]
+    return outdated
 
 
 IMPORT_BASIC = '@import "../basic.css";'
