@@ -26,7 +26,7 @@ if _xla_flags and _xla_flags not in _os.environ.get("XLA_FLAGS", ""):
         )
     _os.environ["XLA_FLAGS"] = f"{_os.environ.get('XLA_FLAGS', '')} {_xla_flags}".strip()
 
-import jax  # noqa: E402
+import jax
 import matplotlib as _mpl
 from IPython import get_ipython as _get_ipython
 from IPython.display import display as _display
@@ -154,8 +154,9 @@ class Timing:
         return {"text/plain": "timing: " + str(self)}, {self.KEY: self.record()}
 
 
-def measure(fn, *args, label, repeat=7, min_repeat_s=0.05, max_calls=10_000,
-            device=None, show=True, **kwargs):
+def measure(
+    fn, *args, label, repeat=7, min_repeat_s=0.05, max_calls=10_000, device=None, show=True, **kwargs
+):
     """Time `fn(*args, **kwargs)` the book's way.
 
     The first call (for a jitted function: trace + compile + run) is timed on

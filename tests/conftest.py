@@ -21,19 +21,29 @@ BUDGET_S = 60.0  # per chapter, on a 2-core CPU
 REPORT: list[str] = []  # extra lines for the closing summary (e.g. standalone run times)
 
 
+@functools.cache
+def _notebook(root: Path, docname: str):
+    return bookfacts.executed_notebook(root, docname)
+
+
+@functools.cache
+def _page(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(), "html.parser")
+
+
 @dataclass(frozen=True)
 class Book:
     root: Path
     html: Path
 
-    @functools.cache
     def notebook(self, docname: str):
-        """The executed notebook of the chapter's current source (from the cache)."""
-        return bookfacts.executed_notebook(self.root, docname)
+        """The executed notebook of the chapter's current source (from the cache;
+        read once per session)."""
+        return _notebook(self.root, docname)
 
-    @functools.cache
     def page(self, docname: str) -> BeautifulSoup:
-        return BeautifulSoup((self.html / f"{docname}.html").read_text(), "html.parser")
+        """The built page (parsed once per session: do not modify it)."""
+        return _page(self.html / f"{docname}.html")
 
     def seconds(self, docname: str) -> float | None:
         return bookfacts.execution_seconds(self.root, docname)

@@ -103,12 +103,14 @@ def _collect(page, report):
         # The buttons work in the browser: the toggles are visible, and a click
         # on the download toggle opens a menu whose items are visible.
         report.facts["launch_toggle_visible"] = page.locator(
-            ".dropdown-launch-buttons > button").first.is_visible()
+            ".dropdown-launch-buttons > button"
+        ).first.is_visible()
         toggle = page.locator(".dropdown-download-buttons > button").first
         report.facts["download_toggle_visible"] = toggle.is_visible()
         toggle.click()
         report.facts["download_menu_visible"] = page.locator(
-            ".dropdown-download-buttons .dropdown-menu li").first.is_visible()
+            ".dropdown-download-buttons .dropdown-menu li"
+        ).first.is_visible()
         page.keyboard.press("Escape")
 
 
@@ -122,11 +124,17 @@ def audits(book, browser, site, summary) -> dict[tuple[str, str], siteaudit.Page
     lines = siteaudit.format_reports(list(reports.values()))
     (OUT / "audit.txt").write_text("\n".join(lines) + "\n")
     (OUT / "audit.json").write_text(json.dumps([r.as_dict() for r in reports.values()], indent=1))
-    clean = all(not (r.console_errors or r.failed_requests or r.external_requests or r.violations)
-                for r in reports.values())
+    clean = all(
+        not (r.console_errors or r.failed_requests or r.external_requests or r.violations)
+        for r in reports.values()
+    )
     summary.sections["browser: every page, light and dark"] = (
-        [f"{len(PAGES)} pages x {len(SCHEMES)} colour schemes: no console errors, failed or "
-         "external requests, or axe violations"] if clean else lines
+        [
+            f"{len(PAGES)} pages x {len(SCHEMES)} colour schemes: no console errors, failed or "
+            "external requests, or axe violations"
+        ]
+        if clean
+        else lines
     ) + [f"(details in {(OUT / 'audit.txt').relative_to(ROOT)})"]
 
     per_page, shared = siteaudit.page_weights([r for (p, s), r in reports.items() if s == "light"])
@@ -180,12 +188,12 @@ def test_images_load_and_have_alt_text(audits, page):
     for report in _reports(audits, page):
         for img in report.facts["images"]:
             assert img["complete"] and img["width"] > 0 and img["height"] > 0, (
-                f"{page} [{report.scheme}]: image {img['src']} did not load")
+                f"{page} [{report.scheme}]: image {img['src']} did not load"
+            )
             assert img["alt"] is not None, f"{page}: image {img['src']} has no alt attribute"
             if img["output"]:
                 alt = img["alt"].strip()
-                assert alt and not alt.endswith(".png"), (
-                    f"{page}: figure {img['src']} without alt text")
+                assert alt and not alt.endswith(".png"), f"{page}: figure {img['src']} without alt text"
 
 
 # --------------------------------------------------------------------------- chapters
@@ -215,7 +223,8 @@ def test_output_figures_sit_on_a_light_card_in_dark_mode(audits, docname):
         if img["output"]:
             assert img["background"] == "rgb(255, 255, 255)" and img["padding"] != "0px", (
                 f"{docname}: figure {img['src']} in dark mode: background {img['background']}, "
-                f"padding {img['padding']}")
+                f"padding {img['padding']}"
+            )
 
 
 # --------------------------------------------------------------------------- search
@@ -238,7 +247,8 @@ def test_search_lists_the_chapter(browser, site, term, docname):
             timeout=15_000,
         )
         hrefs = page.eval_on_selector_all(
-            "#search-results ul.search li a", "links => links.map(a => a.getAttribute('href'))")
+            "#search-results ul.search li a", "links => links.map(a => a.getAttribute('href'))"
+        )
         found = {re.sub(r"\.html$", "", urlsplit(h).path) for h in hrefs}
         violations = siteaudit.run_axe(page)
     finally:
@@ -265,8 +275,11 @@ def test_theme_button_cycles_modes_without_errors(browser, site):
         modes = []
         for _ in range(3):
             page.locator(".theme-switch-button:visible").first.click()
-            modes.append(page.evaluate(
-                "() => [document.documentElement.dataset.mode, document.documentElement.dataset.theme]"))
+            modes.append(
+                page.evaluate(
+                    "() => [document.documentElement.dataset.mode, document.documentElement.dataset.theme]"
+                )
+            )
     finally:
         context.close()
     assert not errors, errors
@@ -344,19 +357,30 @@ def test_dark_mode_figures_sit_on_a_light_card(book, browser, site, summary):
             shot = Image.open(io.BytesIO(page.screenshot(path=str(path)))).convert("RGB")
             saved.append(path)
             scale = shot.width / page.viewport_size["width"]
-            inside = shot.crop(tuple(int(v * scale) for v in (
-                box["x"] + 12, box["y"] + 12, box["x"] + box["width"] - 12,
-                box["y"] + box["height"] - 12)))
+            inside = shot.crop(
+                tuple(
+                    int(v * scale)
+                    for v in (
+                        box["x"] + 12,
+                        box["y"] + 12,
+                        box["x"] + box["width"] - 12,
+                        box["y"] + box["height"] - 12,
+                    )
+                )
+            )
             background = ImageStat.Stat(inside).median  # the figure's (transparent) background
             corner = shot.getpixel((int((box["x"] + 3) * scale), int((box["y"] + box["height"] / 2) * scale)))
-            page_bg = shot.getpixel((int((box["x"] - 8) * scale), int((box["y"] + box["height"] / 2) * scale)))
+            page_bg = shot.getpixel(
+                (int((box["x"] - 8) * scale), int((box["y"] + box["height"] / 2) * scale))
+            )
         finally:
             context.close()
         if scheme == "dark":
             assert _luminance(page_bg) < 80, f"dark mode page background {page_bg} is not dark"
             assert _luminance(corner) > 200, f"dark mode: figure card {corner} is not light"
             assert _luminance(background) > 180, (
-                f"dark mode: a transparent figure shows {background}, not a light background")
+                f"dark mode: a transparent figure shows {background}, not a light background"
+            )
         else:
             assert _luminance(page_bg) > 230 and _luminance(background) > 230
     summary.sections["dark mode screenshots"] = [str(p.relative_to(ROOT)) for p in saved]
@@ -372,10 +396,10 @@ def test_no_broken_internal_links(book, summary):
         host = urlsplit(url if not url.startswith("//") else "https:" + url).netloc
         hosts[host] = hosts.get(host, 0) + 1
     (OUT / "external-links.txt").write_text(
-        "".join(f"{url}  <- {', '.join(sorted(pages))}\n" for url, pages in sorted(external.items())))
+        "".join(f"{url}  <- {', '.join(sorted(pages))}\n" for url, pages in sorted(external.items()))
+    )
     summary.sections["links"] = [
-        f"{len(broken)} broken internal links or anchors in "
-        f"{len(siteaudit.built_pages(book.html))} pages",
+        f"{len(broken)} broken internal links or anchors in {len(siteaudit.built_pages(book.html))} pages",
         f"{len(external)} external links, not checked (offline): "
         + ", ".join(f"{h} ({n})" for h, n in sorted(hosts.items())),
         f"(listed in {(OUT / 'external-links.txt').relative_to(ROOT)})",
@@ -387,7 +411,8 @@ def test_link_checker_finds_broken_links(tmp_path):
     (tmp_path / "a.html").write_text(
         '<p id="here"></p><a href="#here">ok</a><a href="b.html#there">ok</a>'
         '<a href="b.html#nowhere">bad anchor</a><a href="c.html">bad file</a>'
-        '<img src="img.png"><a href="https://example.org/">external</a>')
+        '<img src="img.png"><a href="https://example.org/">external</a>'
+    )
     (tmp_path / "b.html").write_text('<h1 id="there">B</h1>')
     broken, external = siteaudit.check_links(tmp_path)
     assert sorted(broken) == [
@@ -399,8 +424,11 @@ def test_link_checker_finds_broken_links(tmp_path):
 
 
 def test_figures_are_small(book):
-    big = {p.relative_to(book.html).as_posix(): p.stat().st_size
-           for p in book.html.rglob("*.png") if p.stat().st_size > MAX_PNG_BYTES}
+    big = {
+        p.relative_to(book.html).as_posix(): p.stat().st_size
+        for p in book.html.rglob("*.png")
+        if p.stat().st_size > MAX_PNG_BYTES
+    }
     assert not big, f"PNG files over {MAX_PNG_BYTES:,} bytes: {big}"
 
 

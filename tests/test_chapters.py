@@ -25,9 +25,10 @@ def visible_outputs(cell) -> list:
     for out in cell.get("outputs", []):
         if out.output_type == "stream" and out.name == "stderr":
             continue
-        if out.output_type in ("display_data", "execute_result"):
-            if all(m.startswith(bookfacts.GLUE_MIME) for m in out.data):
-                continue
+        if out.output_type in ("display_data", "execute_result") and all(
+            m.startswith(bookfacts.GLUE_MIME) for m in out.data
+        ):
+            continue
         shown.append(out)
     return shown
 
@@ -42,8 +43,14 @@ def setup_cell_problems(text: str) -> list[str]:
     if not re.search(r"kernelspec:\s*\n(\s+\w+:.*\n)*?\s+name: python3", header + "\n"):
         problems.append("the kernel is not python3")
     first = bookfacts.SETUP_CELL.search(text)
-    if not first or ":load: book_setup.py\n" not in first["options"] or "remove-input" not in first["options"]:
-        problems.append("the first code cell is not the setup cell (:tags: [remove-input], :load: book_setup.py)")
+    if (
+        not first
+        or ":load: book_setup.py\n" not in first["options"]
+        or "remove-input" not in first["options"]
+    ):
+        problems.append(
+            "the first code cell is not the setup cell (:tags: [remove-input], :load: book_setup.py)"
+        )
     return problems
 
 
@@ -60,7 +67,7 @@ def test_outputs_are_on_the_page(book, docname):
     cells = [c for c in nb.cells if c.cell_type == "code" and "remove-cell" not in bookfacts.tags(c)]
     divs = book.page(docname).select("div.cell")
     assert len(divs) == len(cells), f"{docname}: {len(divs)} cells on page, {len(cells)} in notebook"
-    for i, (cell, div) in enumerate(zip(cells, divs), start=1):
+    for i, (cell, div) in enumerate(zip(cells, divs, strict=True), start=1):
         expected = bool(visible_outputs(cell)) and not (bookfacts.tags(cell) & REMOVED_OUTPUT_TAGS)
         shown = div.select_one("div.cell_output") is not None
         assert shown == expected, f"{docname}: visible cell {i} output shown={shown}, expected={expected}"

@@ -44,7 +44,9 @@ def test_an_untagged_error_is_reported_and_a_declared_one_passes():
 
 
 def test_stderr_is_reported():
-    cell = new_code_cell("...", outputs=[new_output("stream", name="stderr", text="UserWarning: careful\n\n")])
+    cell = new_code_cell(
+        "...", outputs=[new_output("stream", name="stderr", text="UserWarning: careful\n\n")]
+    )
     assert bookfacts.stderr_problems(new_notebook(cells=[cell])) == [
         "code cell 1 wrote to stderr: 'UserWarning: careful'"
     ]
@@ -120,14 +122,18 @@ def test_colab_checks_pass_a_good_notebook():
 
 
 def test_colab_checks_report_raw_myst_missing_prose_relative_links_and_open_solutions():
-    raw = colab_like("# T\n\nThe jitted version was {glue:text}`speedup:.1f`× faster. See {doc}`jit`.\n\n(label)=")
+    raw = colab_like(
+        "# T\n\nThe jitted version was {glue:text}`speedup:.1f`× faster. See {doc}`jit`.\n\n(label)="
+    )
     assert test_colab.myst_leftovers(raw) == ["(label)=", "{doc}`", "{glue:text}"]
     assert test_colab.prose_coverage(CHAPTER, raw) < test_colab.MIN_PROSE  # the first paragraph is missing
     relative = colab_like("[the jit chapter](jit.md) ![fig](../_images/a.png) [x](http://localhost:8000/a)")
     assert test_colab.link_problems(relative) == ["jit.md", "../_images/a.png", "http://localhost:8000/a"]
     chapter = bookfacts.read_notebook_text(CHAPTER)
     open_solution = colab_like("x", solution_metadata={})
-    assert test_colab.collapse_problems(open_solution, chapter) == ["code cell 2 (hide-cell) is not collapsed"]
+    assert test_colab.collapse_problems(open_solution, chapter) == [
+        "code cell 2 (hide-cell) is not collapsed"
+    ]
 
 
 def test_glued_values_missing_from_the_notebook_are_reported():
@@ -160,6 +166,8 @@ def test_a_typed_speedup_is_found_and_a_glued_one_is_not():
     from bs4 import BeautifulSoup
 
     typed = BeautifulSoup("<main><p>The loop is 12× faster.</p></main>", "html.parser")
-    glued = BeautifulSoup('<main><p>It is <span class="pasted-text">12×</span> faster.</p></main>', "html.parser")
+    glued = BeautifulSoup(
+        '<main><p>It is <span class="pasted-text">12×</span> faster.</p></main>', "html.parser"
+    )
     assert SPEEDUP.findall(prose_without_code(typed)) == ["12× faster"]
     assert SPEEDUP.findall(prose_without_code(copy.copy(glued))) == []

@@ -104,11 +104,12 @@ def collapse_problems(nb, chapter) -> list[str]:
     source = [c for c in chapter.cells if c.cell_type == "code"]
     if len(code) != len(source):
         return [f"{len(code)} code cells, the chapter has {len(source)}"]
-    for i, (cell, src) in enumerate(zip(code, source), start=1):
+    for i, (cell, src) in enumerate(zip(code, source, strict=True), start=1):
         hidden = i == 1 or (bookfacts.tags(src) & set(HIDDEN_TAGS))
-        if hidden and "raises-exception" not in bookfacts.tags(src):
-            if cell.metadata.get("cellView") != "form" or not cell.source.startswith("# @title "):
-                problems.append(f"code cell {i} ({', '.join(sorted(bookfacts.tags(src))) or 'setup'}) is not collapsed")
+        collapsed = cell.metadata.get("cellView") == "form" and cell.source.startswith("# @title ")
+        if hidden and "raises-exception" not in bookfacts.tags(src) and not collapsed:
+            what = ", ".join(sorted(bookfacts.tags(src))) or "setup"
+            problems.append(f"code cell {i} ({what}) is not collapsed")
     return problems
 
 
@@ -186,7 +187,9 @@ def test_gpu_install_resolves_on_python_3_13():
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
-    versions = {bookfacts.canonical(i["metadata"]["name"]): i["metadata"]["version"] for i in report["install"]}
+    versions = {
+        bookfacts.canonical(i["metadata"]["name"]): i["metadata"]["version"] for i in report["install"]
+    }
     for name in ("jax", "jaxlib", "jax-cuda12-plugin", "jax-cuda12-pjrt"):
         assert versions[name] == bookfacts.pinned_jax(), (name, versions.get(name))
     stamp.parent.mkdir(parents=True, exist_ok=True)
@@ -230,7 +233,9 @@ def run_standalone(nb, workdir: Path):
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    NotebookClient(nb, kernel_name=KERNEL, timeout=600, resources={"metadata": {"path": str(workdir)}}).execute()
+    NotebookClient(
+        nb, kernel_name=KERNEL, timeout=600, resources={"metadata": {"path": str(workdir)}}
+    ).execute()
     return nb
 
 
@@ -272,7 +277,9 @@ def test_runtime_mirror_has_no_myst_nb_and_no_repository(colab_kernel, tmp_path)
 
 def test_expect_exception_fails_when_nothing_is_raised(book, installed_runtime, tmp_path):
     setup = next(c for c in colab_notebook(book, CHAPTERS[0]).cells[2:] if c.cell_type == "code")
-    nb = nbformat.v4.new_notebook(cells=[setup, nbformat.v4.new_code_cell("%%expect_exception TypeError\nx = 1")])
+    nb = nbformat.v4.new_notebook(
+        cells=[setup, nbformat.v4.new_code_cell("%%expect_exception TypeError\nx = 1")]
+    )
     with pytest.raises(CellExecutionError, match="should raise TypeError"):
         run_standalone(nb, tmp_path)
 

@@ -87,15 +87,23 @@ def wait_for(path: Path, timeout: float = 120) -> None:
 
 GOOD = HEADER + "# Good\n\n" + cell("x = 40 + 2\nx")
 BAD = HEADER + "# Bad\n\n" + cell("a = 1") + cell("b = 2") + cell('raise ValueError("boom from the test")')
-DEPRECATED = (HEADER + "# Deprecated\n\n" + cell("", ":tags: [remove-input]\n:load: book_setup.py\n")
-              + cell('import warnings\nwarnings.warn("an old API", DeprecationWarning)'))
+DEPRECATED = (
+    HEADER
+    + "# Deprecated\n\n"
+    + cell("", ":tags: [remove-input]\n:load: book_setup.py\n")
+    + cell('import warnings\nwarnings.warn("an old API", DeprecationWarning)')
+)
 BROKEN_REF = "# Broken reference\n\nSee {ref}`a-label-that-does-not-exist`.\n"
 HANGS = HEADER + "# Hangs\n\n" + cell("a = 1") + cell("import time\ntime.sleep(10**6)")
 
 
 def slow(marker: Path) -> str:
     """A chapter that signals when it is being executed, then takes a while."""
-    return HEADER + "# Slow\n\n" + cell(f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(4)")
+    return (
+        HEADER
+        + "# Slow\n\n"
+        + cell(f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(4)")
+    )
 
 
 @pytest.fixture(scope="module")

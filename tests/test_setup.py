@@ -62,8 +62,13 @@ print("RESULT" + json.dumps({
 @pytest.fixture(scope="module")
 def probe():
     env = dict(os.environ, JAXBOOK_BUILD="1", JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", f"SETUP = {str(SETUP)!r}\n" + PROBE],
-                         capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", f"SETUP = {str(SETUP)!r}\n" + PROBE],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.split("RESULT", 1)[1])
 
@@ -77,6 +82,7 @@ def test_measure_reports_first_call_median_and_spread(probe):
     assert rec["first_call_s"] > 3 * rec["median_s"]
     assert rec["device"].startswith("CPU (") and rec["backend"] == "cpu"
     import jax
+
     assert rec["jax_version"] == jax.__version__
     text = probe["fast_text"]
     assert "first call" in text and "median" in text and "IQR" in text and "JAX " + jax.__version__ in text
@@ -112,7 +118,9 @@ def test_banner_is_recorded_as_data_and_says_cpu_build(probe):
     assert facts["jax_version"] == jax.__version__ and facts["backend"] == "cpu"
     assert facts["device"].startswith("CPU (")
     banner = probe["banner"]
-    assert banner.startswith(f"This page was executed on **{facts['device']}** with JAX {jax.__version__} on ")
+    assert banner.startswith(
+        f"This page was executed on **{facts['device']}** with JAX {jax.__version__} on "
+    )
     assert "without a GPU" in banner and "published site is executed on a GPU" in banner
 
 

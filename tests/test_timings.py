@@ -63,7 +63,9 @@ def prose_without_code(page) -> str:
 
 def shown_measurements(page) -> list[dict]:
     """The measurements a chapter page shows, read from the page's text."""
-    return [m.groupdict() for pre in page.select("div.cell_output pre") if (m := SHOWN.search(pre.get_text()))]
+    return [
+        m.groupdict() for pre in page.select("div.cell_output pre") if (m := SHOWN.search(pre.get_text()))
+    ]
 
 
 # --- the book: every chapter page ---------------------------------------------------
@@ -105,7 +107,7 @@ def test_every_measurement_the_chapters_show_is_on_the_timings_page(book, timing
     links = row_links(timings_page, "jaxbook-timings-measurements")
     titles = {d: text_of(book.page(d).select_one("h1")).rstrip("#").strip() for d in CHAPTERS}
     assert len(rows) == len(shown) and shown, f"{len(rows)} rows for {len(shown)} measurements on the pages"
-    for (docname, m), row, link in zip(shown, rows, links):
+    for (docname, m), row, link in zip(shown, rows, links, strict=True):
         assert row == [titles[docname], m["label"], m["device"], m["first"], m["median"],
                        f"{m['q25']} – {m['q75']}", f"{m['repeats']} × {m['calls']}"]  # fmt: skip
         assert link == f"{docname}.html"
@@ -120,9 +122,14 @@ def test_execution_times_are_those_of_the_cache(book, timings_page):
         assert rows[docname][3] == str(round(book.seconds(docname), 2)) and rows[docname][4] == "✅"
     where = table_rows(timings_page, "jaxbook-timings-chapters")
     assert row_links(timings_page, "jaxbook-timings-chapters") == [f"{d}.html" for d in CHAPTERS]
-    for docname, row in zip(CHAPTERS, where):
+    for docname, row in zip(CHAPTERS, where, strict=True):
         info = bookfacts.execution_info(book.notebook(docname))
-        assert row[1:] == [info["device"], info["jax_version"], info["date"], str(len(shown_measurements(book.page(docname))))]
+        assert row[1:] == [
+            info["device"],
+            info["jax_version"],
+            info["date"],
+            str(len(shown_measurements(book.page(docname)))),
+        ]
 
 
 def test_timings_page_has_its_plots_with_alt_text(book, timings_page):
@@ -190,20 +197,35 @@ def banner_output(device="CPU (2 cores)"):
     facts = {"device": device, "backend": "cpu" if device.startswith("CPU") else "gpu",
              "jax_version": "0.10.2", "date": "2026-01-02"}  # fmt: skip
     text = f"This page was executed on **{device}** with JAX 0.10.2 on 2026-01-02."
-    return nbformat.v4.new_output("display_data", data={"text/markdown": text, "text/plain": text},
-                                  metadata={bookfacts.EXECUTED_KEY: facts})
+    return nbformat.v4.new_output(
+        "display_data",
+        data={"text/markdown": text, "text/plain": text},
+        metadata={bookfacts.EXECUTED_KEY: facts},
+    )
 
 
 def record(label, median, backend="cpu", device="CPU (2 cores)"):
-    return {"label": label, "device": device, "backend": backend, "jax_version": "0.10.2",
-            "first_call_s": median * 1000, "median_s": median, "q25_s": median * 0.9,
-            "q75_s": median * 1.2, "min_s": median * 0.8, "max_s": median * 1.5, "repeats": 7,
-            "calls_per_repeat": 100, "date": "2026-01-02"}
+    return {
+        "label": label,
+        "device": device,
+        "backend": backend,
+        "jax_version": "0.10.2",
+        "first_call_s": median * 1000,
+        "median_s": median,
+        "q25_s": median * 0.9,
+        "q75_s": median * 1.2,
+        "min_s": median * 0.8,
+        "max_s": median * 1.5,
+        "repeats": 7,
+        "calls_per_repeat": 100,
+        "date": "2026-01-02",
+    }
 
 
 def timing_output(rec):
-    return nbformat.v4.new_output("display_data", data={"text/plain": f"⏱ {rec['label']}"},
-                                  metadata={"jaxbook_timing": rec})
+    return nbformat.v4.new_output(
+        "display_data", data={"text/plain": f"⏱ {rec['label']}"}, metadata={"jaxbook_timing": rec}
+    )
 
 
 def write_notebook(path: Path, title: str, records: list[dict], device="CPU (2 cores)"):
@@ -216,18 +238,28 @@ def write_notebook(path: Path, title: str, records: list[dict], device="CPU (2 c
     for i, rec in enumerate(records, start=2):
         cell = nbformat.v4.new_code_cell("t = measure(...)\nt", execution_count=i)
         # shown twice (display + result), recorded once
-        result = nbformat.v4.new_output("execute_result", data={"text/plain": "⏱"},
-                                        metadata={"jaxbook_timing": rec}, execution_count=i)
+        result = nbformat.v4.new_output(
+            "execute_result", data={"text/plain": "⏱"}, metadata={"jaxbook_timing": rec}, execution_count=i
+        )
         cell.outputs = [timing_output(rec), result]
         nb.cells.append(cell)
     nbformat.write(nb, path)
 
 
 def reference(records, backend="gpu", device="NVIDIA H100 80GB HBM3"):
-    return {"format": bookfacts.TIMINGS_FORMAT,
-            "build": {"backend": backend, "backends": [backend], "devices": [device],
-                      "jax_versions": ["0.10.2"], "dates": ["2026-01-01"], "commit": "abc"},
-            "chapters": [], "records": records}
+    return {
+        "format": bookfacts.TIMINGS_FORMAT,
+        "build": {
+            "backend": backend,
+            "backends": [backend],
+            "devices": [device],
+            "jax_versions": ["0.10.2"],
+            "dates": ["2026-01-01"],
+            "commit": "abc",
+        },
+        "chapters": [],
+        "records": records,
+    }
 
 
 def make_book(tmp_path: Path) -> Path:
@@ -250,8 +282,17 @@ def sphinx(src: Path) -> tuple[int, str, Path]:
 
     out, warnings = src.parent / "out", StringIO()
     with patch_docutils(src), docutils_namespace():
-        app = Sphinx(str(src), str(src), str(out), str(out / ".doctrees"), "html",
-                     status=None, warning=warnings, warningiserror=True, keep_going=True)
+        app = Sphinx(
+            str(src),
+            str(src),
+            str(out),
+            str(out / ".doctrees"),
+            "html",
+            status=None,
+            warning=warnings,
+            warningiserror=True,
+            keep_going=True,
+        )
         app.build()
     return app.statuscode, warnings.getvalue(), out
 
@@ -267,9 +308,11 @@ GPU = "NVIDIA H100 80GB HBM3"
 
 
 def gpu_reference(src: Path) -> None:
-    gpu = [dict(record("add, jitted", 4e-6, "gpu", GPU), chapter="a"),
-           dict(record("matmul", 3e-5, "gpu", GPU), chapter="b"),
-           dict(record("only on the GPU", 1e-6, "gpu", GPU), chapter="a")]
+    gpu = [
+        dict(record("add, jitted", 4e-6, "gpu", GPU), chapter="a"),
+        dict(record("matmul", 3e-5, "gpu", GPU), chapter="b"),
+        dict(record("only on the GPU", 1e-6, "gpu", GPU), chapter="a"),
+    ]
     (src / "refs").mkdir(exist_ok=True)
     (src / "refs" / "gpu-reference.json").write_text(json.dumps(reference(gpu)))
 
@@ -285,8 +328,10 @@ def test_mini_book_records_side_by_side_and_incremental_builds(tmp_path):
     assert [r["chapter"] for r in data["records"]] == ["a", "a", "b"]
     rows = table_rows(page, "jaxbook-timings-measurements")
     assert [(r[0], r[1], r[4]) for r in rows] == [
-        ("Chapter A", "add, jitted", "20 µs"), ("Chapter A", "add, eager", "80 µs"),
-        ("Chapter B", "matmul", "3 ms")]
+        ("Chapter A", "add, jitted", "20 µs"),
+        ("Chapter A", "add, eager", "80 µs"),
+        ("Chapter B", "matmul", "3 ms"),
+    ]
     assert "No GPU reference run is recorded yet" in text_of(page)
     assert page.select_one("table.jaxbook-timings-comparison") is None
     assert [r[0] for r in table_rows(page, "jaxbook-timings-chapters")] == ["Chapter A", "Chapter B"]
@@ -314,13 +359,19 @@ def test_mini_book_records_side_by_side_and_incremental_builds(tmp_path):
     assert [r["label"] for r in data["records"]] == ["add, jitted", "add, eager", "matmul, bigger"]
     assert "matmul, bigger" in text_of(page)
     assert table_rows(page, "jaxbook-timings-comparison")[2] == [
-        "Chapter B", "matmul, bigger", "9 ms on CPU (2 cores)", "not measured", "—"]
+        "Chapter B",
+        "matmul, bigger",
+        "9 ms on CPU (2 cores)",
+        "not measured",
+        "—",
+    ]
 
 
 def test_mini_book_refuses_mixed_backends_and_broken_references(tmp_path):
     src = make_book(tmp_path)
-    write_notebook(src / "b.ipynb", "Chapter B",
-                   [record("matmul", 3e-5, "gpu", "NVIDIA T4")], device="NVIDIA T4")
+    write_notebook(
+        src / "b.ipynb", "Chapter B", [record("matmul", 3e-5, "gpu", "NVIDIA T4")], device="NVIDIA T4"
+    )
     (src / "refs").mkdir()
     broken = reference([])
     del broken["build"]["devices"]
@@ -332,6 +383,7 @@ def test_mini_book_refuses_mixed_backends_and_broken_references(tmp_path):
 
 
 # --- timingdata: the comparison itself ---------------------------------------------
+
 
 def test_ratio_is_cpu_over_gpu_whichever_run_is_the_build():
     cpu = [dict(record("f", 1e-3), chapter="c")]
@@ -348,26 +400,43 @@ def test_save_timings_writes_a_loadable_reference(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     recs = [dict(record("f", 1e-5, "gpu", "NVIDIA H100 80GB HBM3"), chapter="c", cell=2)]
-    chapters = [{"docname": "c", "title": "C", "device": "NVIDIA H100 80GB HBM3", "backend": "gpu",
-                 "jax_version": "0.10.2", "date": "2026-01-02", "execution_s": 3.0,
-                 "succeeded": True, "measurements": 1}]
+    chapters = [
+        {
+            "docname": "c",
+            "title": "C",
+            "device": "NVIDIA H100 80GB HBM3",
+            "backend": "gpu",
+            "jax_version": "0.10.2",
+            "date": "2026-01-02",
+            "execution_s": 3.0,
+            "succeeded": True,
+            "measurements": 1,
+        }
+    ]
     (site / "timings.json").write_text(json.dumps(bookfacts.timings_document(chapters, recs)))
     out = tmp_path / "gpu-reference.json"
-    result = subprocess.run([sys.executable, str(SAVE_TIMINGS), "--site", str(site), "--out", str(out)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(SAVE_TIMINGS), "--site", str(site), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     saved = bookfacts.load_timings(out)
     assert saved["records"] == recs and saved["build"]["backend"] == "gpu"
     assert saved["build"]["devices"] == ["NVIDIA H100 80GB HBM3"]
     # a build whose chapters ran on different backends is no reference
-    mixed = bookfacts.timings_document(chapters + [dict(chapters[0], docname="d", backend="cpu")], recs)
+    mixed = bookfacts.timings_document([*chapters, dict(chapters[0], docname="d", backend="cpu")], recs)
     (site / "timings.json").write_text(json.dumps(mixed))
-    result = subprocess.run([sys.executable, str(SAVE_TIMINGS), "--site", str(site), "--out", str(out)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(SAVE_TIMINGS), "--site", str(site), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0 and "single backend" in result.stderr
 
 
 # --- tools/check_gpu.py: the backend check, simulated -------------------------------
+
 
 def fake_program(folder: Path, name: str, script: str) -> Path:
     folder.mkdir(exist_ok=True)
@@ -386,10 +455,18 @@ def fake_nvidia_smi(folder: Path, ok=True) -> Path:
 def fake_python(folder: Path, **info) -> Path:
     """An 'interpreter' whose JAX answers the probe as a GPU machine would."""
     pins = bookfacts.pins(ROOT / "requirements-gpu.txt")
-    answer = {"jax": jax.__version__, "jaxlib": jax.__version__, "backend": "gpu",
-              "devices": ["gpu: NVIDIA H100 80GB HBM3"], "computed_on": ["gpu"], "result_ok": True,
-              "plugins": {"jax-cuda12-plugin": pins["jax-cuda12-plugin"],
-                          "jax-cuda12-pjrt": pins["jax-cuda12-pjrt"]}}
+    answer = {
+        "jax": jax.__version__,
+        "jaxlib": jax.__version__,
+        "backend": "gpu",
+        "devices": ["gpu: NVIDIA H100 80GB HBM3"],
+        "computed_on": ["gpu"],
+        "result_ok": True,
+        "plugins": {
+            "jax-cuda12-plugin": pins["jax-cuda12-plugin"],
+            "jax-cuda12-pjrt": pins["jax-cuda12-pjrt"],
+        },
+    }
     answer.update(info)
     return fake_program(folder, "python", f"echo 'JAXBOOK-GPU-PROBE {json.dumps(answer)}'\n")
 
@@ -397,8 +474,13 @@ def fake_python(folder: Path, **info) -> Path:
 def check_gpu(*args, path: Path, **env) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
     environ.update(PATH=str(path), **env)
-    return subprocess.run([sys.executable, str(CHECK_GPU), *map(str, args)],
-                          capture_output=True, text=True, env=environ, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(CHECK_GPU), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=300,
+    )
 
 
 def test_gpu_check_fails_without_nvidia_smi(tmp_path):
@@ -431,12 +513,15 @@ def test_gpu_check_passes_on_a_simulated_gpu_backend(tmp_path):
     assert "GPU check passed" in result.stdout and "NVIDIA H100 80GB HBM3" in result.stdout
 
 
-@pytest.mark.parametrize("info, message", [
-    ({"backend": "cpu", "devices": ["cpu: cpu"]}, "default backend is 'cpu'"),
-    ({"computed_on": ["cpu"]}, "did not run correctly on the GPU"),
-    ({"jax": "0.0.1"}, "differ from the pinned ones: jax 0.0.1"),
-    ({"plugins": {"jax-cuda12-plugin": "0.0.1"}}, "jax-cuda12-plugin 0.0.1"),
-])
+@pytest.mark.parametrize(
+    "info, message",
+    [
+        ({"backend": "cpu", "devices": ["cpu: cpu"]}, "default backend is 'cpu'"),
+        ({"computed_on": ["cpu"]}, "did not run correctly on the GPU"),
+        ({"jax": "0.0.1"}, "differ from the pinned ones: jax 0.0.1"),
+        ({"plugins": {"jax-cuda12-plugin": "0.0.1"}}, "jax-cuda12-plugin 0.0.1"),
+    ],
+)
 def test_gpu_check_fails_on_a_wrong_answer(tmp_path, info, message):
     bin_ = tmp_path / "bin"
     fake_nvidia_smi(bin_)
@@ -447,8 +532,10 @@ def test_gpu_check_fails_on_a_wrong_answer(tmp_path, info, message):
 def fake_site(tmp_path: Path, device: str, backend: str) -> Path:
     site = tmp_path / "site"
     site.mkdir()
-    chapters = [{"docname": d, "device": device, "backend": backend, "jax_version": "0.10.2",
-                 "date": "2026-01-02"} for d in CHAPTERS]
+    chapters = [
+        {"docname": d, "device": device, "backend": backend, "jax_version": "0.10.2", "date": "2026-01-02"}
+        for d in CHAPTERS
+    ]
     recs = [dict(record("f", 1e-5, backend, device), chapter=CHAPTERS[0])]
     (site / "timings.json").write_text(json.dumps(bookfacts.timings_document(chapters, recs)))
     return site

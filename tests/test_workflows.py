@@ -68,11 +68,12 @@ def uses(action: str):
 
 # --- validity and zizmor -----------------------------------------------------------
 
+
 def test_workflows_validate_against_the_github_schema():
     result = subprocess.run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-         *map(str, FILES)],
-        capture_output=True, text=True,
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, FILES)],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -80,15 +81,16 @@ def test_workflows_validate_against_the_github_schema():
 @pytest.mark.parametrize("persona", ["regular", "pedantic"])
 def test_zizmor_finds_nothing(persona):
     result = subprocess.run(
-        [tool("zizmor"), "--offline", "--no-progress", f"--persona={persona}",
-         str(WORKFLOWS)],
-        capture_output=True, text=True, cwd=ROOT,
+        [tool("zizmor"), "--offline", "--no-progress", f"--persona={persona}", str(WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
-    assert result.returncode == 0 and "No findings" in result.stdout, (
-        result.stdout + result.stderr)
+    assert result.returncode == 0 and "No findings" in result.stdout, result.stdout + result.stderr
 
 
 # --- security properties of both workflows ------------------------------------------
+
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_actions_are_pinned_to_full_commit_shas(path):
@@ -106,20 +108,23 @@ def test_least_privilege_and_no_secrets(path):
     assert "pull_request_target" not in text
     assert "secrets." not in text and "secrets:" not in text
     top = workflow.get("permissions")
-    assert top == {} or top == "read-all" or (
-        isinstance(top, dict) and set(top.values()) <= {"read", "none"}), top
+    assert (
+        top == {} or top == "read-all" or (isinstance(top, dict) and set(top.values()) <= {"read", "none"})
+    ), top
     for name, job in workflow["jobs"].items():
         assert "permissions" in job, f"{path.name}: job {name} does not declare its permissions"
         assert job.get("timeout-minutes"), f"{path.name}: job {name} has no timeout"
         for step in steps(job):
             if uses("actions/checkout")(step):
                 assert step.get("with", {}).get("persist-credentials") is False, (
-                    f"{path.name}: job {name} checks out with persisted credentials")
+                    f"{path.name}: job {name} checks out with persisted credentials"
+                )
             # no ${{ }} inside shell scripts: values reach them through env only
             assert "${{" not in step.get("run", ""), f"{path.name}: expression in a run script"
 
 
 # --- CI -------------------------------------------------------------------------
+
 
 def test_ci_runs_make_test_on_every_pull_request_and_push():
     workflow = load(CI)
@@ -152,6 +157,7 @@ def test_linkcheck_runs_weekly_with_the_same_python():
 
 # --- Publish ----------------------------------------------------------------------
 
+
 def test_publish_triggers_and_runner_label():
     workflow = load(PUBLISH)
     assert set(workflow["on"]) == {"push", "workflow_dispatch"}
@@ -164,7 +170,9 @@ def test_publish_triggers_and_runner_label():
     setup = steps(build)[step_index(build, uses("actions/setup-python"), "sets up Python")]
     assert str(setup["with"]["python-version"]) == PYTHON
     # the GPU runner installs the book and its CUDA extras, never the test tools
-    assert not any("pytest" in s.get("run", "") or "requirements-test" in s.get("run", "") for s in steps(build))
+    assert not any(
+        "pytest" in s.get("run", "") or "requirements-test" in s.get("run", "") for s in steps(build)
+    )
 
 
 def test_publish_proves_the_gpu_before_building_and_before_uploading():
@@ -188,7 +196,8 @@ def test_execution_cache_is_keyed_by_locked_requirements_and_backend():
     for prefix in filter(None, map(str.strip, cache["with"]["restore-keys"].splitlines())):
         assert requirements in prefix and "cuda12" in prefix and key.startswith(prefix)
     assert step_index(build, uses("actions/cache"), "") < step_index(
-        build, lambda s: s.get("run", "").strip() == "make html", "")
+        build, lambda s: s.get("run", "").strip() == "make html", ""
+    )
 
 
 def test_deploy_job_has_only_pages_permissions():
@@ -198,8 +207,7 @@ def test_deploy_job_has_only_pages_permissions():
     assert deploy["environment"]["name"] == "github-pages"
     assert [s["uses"].split("@")[0] for s in steps(deploy)] == ["actions/deploy-pages"]
     others = [j for n, j in load(PUBLISH)["jobs"].items() if n != "deploy"]
-    assert all("pages" not in j["permissions"] and "id-token" not in j["permissions"]
-               for j in others)
+    assert all("pages" not in j["permissions"] and "id-token" not in j["permissions"] for j in others)
 
 
 def fake_program(folder: Path, name: str, script: str) -> Path:
@@ -221,7 +229,7 @@ def test_colab_notebooks_are_pushed_to_the_branch_of_the_config(tmp_path):
                         and s["with"]["name"] == "colab-notebooks", "uploads the notebooks")  # fmt: skip
     assert make < upload and steps(build_job)[upload]["with"]["path"] == "_build/colab"
     name = steps(build_job)[step_index(build_job, lambda s: s.get("id") == "colab", "names the branch")]
-    branch = subprocess.run(["bash", "-c", name["run"].replace(".venv/bin/python", sys.executable)],
+    subprocess.run(["bash", "-c", name["run"].replace(".venv/bin/python", sys.executable)],
                             cwd=ROOT, env=dict(os.environ, GITHUB_OUTPUT=str(tmp_path / "output")),
                             check=True)  # fmt: skip
     assert (tmp_path / "output").read_text() == f"branch={bookfacts.config()['colab_branch']}\n"
@@ -318,7 +326,10 @@ def makefile_sandbox(tmp_path: Path) -> Path:
     python.write_text('#!/bin/sh\necho "$* JAX_BACKEND=$JAX_BACKEND" >> "$LOG"\n')
     python.chmod(0o755)
     now = time.time()  # the environment is newer than its locks: it is not re-created
-    for name, age in [(n, 100) for n in LOCKS] + [(".venv/.installed-book", 50), (".venv/.installed-test", 50)]:
+    for name, age in [(n, 100) for n in LOCKS] + [
+        (".venv/.installed-book", 50),
+        (".venv/.installed-test", 50),
+    ]:
         (tmp_path / name).touch()
         os.utime(tmp_path / name, (now - age, now - age))
     return tmp_path
@@ -386,7 +397,9 @@ def test_without_chromium_root_or_sudo_make_test_stops_with_one_line(tmp_path):
     # with a browser there is nothing to do
     (tmp_path / "installed").unlink()
     browser = fake_program(bin_, "chrome", "exit 0\n")
-    result = subprocess.run([script], capture_output=True, text=True, env=dict(env, JAXBOOK_CHROMIUM=str(browser)))
+    result = subprocess.run(
+        [script], capture_output=True, text=True, env=dict(env, JAXBOOK_CHROMIUM=str(browser))
+    )
     assert result.returncode == 0 and not (tmp_path / "installed").exists()
 
 

@@ -137,8 +137,10 @@ def build_lock(out: Path):
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "?"
-            print(f"Another build of this book is running (process {holder}); waiting for it to finish...",
-                  flush=True)
+            print(
+                f"Another build of this book is running (process {holder}); waiting for it to finish...",
+                flush=True,
+            )
             fcntl.flock(handle, fcntl.LOCK_EX)
         handle.seek(0)
         handle.truncate()
@@ -171,8 +173,15 @@ def run_jupyter_book(book: Path, staging: Path, fresh: bool, backend: str, *opti
         env["JAX_PLATFORMS"] = "cpu"  # even where the CUDA plugin is installed
     else:
         env.pop("JAX_PLATFORMS", None)
-    proc = subprocess.Popen(cmd, cwd=book, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=book,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         for line in proc.stdout:
             quiet = line.strip().startswith(STAGING_BANNER) or line.startswith(KERNEL_NOISE)
@@ -197,7 +206,7 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
 
     problems = check_toc(book)
     if problems:
-        print("\n".join(["BUILD FAILED: the table of contents is broken:"] + problems), file=sys.stderr)
+        print("\n".join(["BUILD FAILED: the table of contents is broken:", *problems]), file=sys.stderr)
         return 2
     if backend != "cpu":
         try:
@@ -238,9 +247,22 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
     print("Writing the chapters as notebooks (prose: markdown builder; code and outputs: the cache)...")
     # Without earlier output, the builder writes every chapter (reading nothing again).
     shutil.rmtree(staging / "_build" / jaxbook_colab.MARKDOWN_BUILDER, ignore_errors=True)
-    if run_jupyter_book(book, staging, False, backend, "--builder", "custom",
-                        "--custom-builder", jaxbook_colab.MARKDOWN_BUILDER) != 0:
-        print("\nBUILD FAILED: the markdown pass for the Colab notebooks failed (see above).", file=sys.stderr)
+    if (
+        run_jupyter_book(
+            book,
+            staging,
+            False,
+            backend,
+            "--builder",
+            "custom",
+            "--custom-builder",
+            jaxbook_colab.MARKDOWN_BUILDER,
+        )
+        != 0
+    ):
+        print(
+            "\nBUILD FAILED: the markdown pass for the Colab notebooks failed (see above).", file=sys.stderr
+        )
         return 1
     colab = staging / "colab"
     shutil.rmtree(colab, ignore_errors=True)
@@ -260,8 +282,12 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--book", type=Path, default=bookfacts.ROOT, help="book folder")
-    parser.add_argument("--backend", choices=bookfacts.BACKENDS, default=os.environ.get("JAX_BACKEND") or "cpu",
-                        help="cpu (default; $JAX_BACKEND) or cuda12")
+    parser.add_argument(
+        "--backend",
+        choices=bookfacts.BACKENDS,
+        default=os.environ.get("JAX_BACKEND") or "cpu",
+        help="cpu (default; $JAX_BACKEND) or cuda12",
+    )
     parser.add_argument("--all", action="store_true", help="re-read every page (outputs still cached)")
     args = parser.parse_args(argv)
     book = args.book.resolve()
@@ -271,8 +297,10 @@ def main(argv: list[str] | None = None) -> int:
         with build_lock(book / "_build"):
             return build(book, args.backend, args.all)
     except KeyboardInterrupt:
-        print(f"\nBUILD INTERRUPTED. The last good site in {book / '_build' / 'html'} was left as it was.",
-              file=sys.stderr)
+        print(
+            f"\nBUILD INTERRUPTED. The last good site in {book / '_build' / 'html'} was left as it was.",
+            file=sys.stderr,
+        )
         return 130
 
 

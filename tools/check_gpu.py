@@ -45,7 +45,7 @@ info["computed_on"] = sorted(d.platform for d in y.devices())
 info["result_ok"] = float(y) == float(sum(i * i for i in range(1024)))
 print({PROBE_MARK!r} + json.dumps(info), flush=True)
 """
-WHY = ("The book would be executed on the CPU and must not be published as a GPU build.")
+WHY = "The book would be executed on the CPU and must not be published as a GPU build."
 
 
 class CheckFailed(Exception):
@@ -58,13 +58,15 @@ def check_nvidia_smi() -> str:
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     except FileNotFoundError:
-        raise CheckFailed("nvidia-smi was not found: this machine has no NVIDIA driver. " + WHY)
+        raise CheckFailed("nvidia-smi was not found: this machine has no NVIDIA driver. " + WHY) from None
     except subprocess.TimeoutExpired:
-        raise CheckFailed("nvidia-smi did not answer within 120 s. " + WHY)
+        raise CheckFailed("nvidia-smi did not answer within 120 s. " + WHY) from None
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
-        raise CheckFailed(f"nvidia-smi failed (exit status {result.returncode}"
-                          f"{': ' + detail[-1] if detail else ''}). " + WHY)
+        raise CheckFailed(
+            f"nvidia-smi failed (exit status {result.returncode}"
+            f"{': ' + detail[-1] if detail else ''}). " + WHY
+        )
     gpus = [line.strip() for line in result.stdout.splitlines() if line.strip()]
     if not gpus:
         raise CheckFailed("nvidia-smi lists no GPU. " + WHY)
@@ -75,13 +77,14 @@ def probe_jax(python: str) -> dict:
     try:
         result = subprocess.run([python, "-c", PROBE], capture_output=True, text=True, timeout=600)
     except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
-        raise CheckFailed(f"could not run {python} to ask JAX for its backend ({exc}).")
+        raise CheckFailed(f"could not run {python} to ask JAX for its backend ({exc}).") from exc
     for line in result.stdout.splitlines():
         if line.startswith(PROBE_MARK):
-            return json.loads(line[len(PROBE_MARK):])
+            return json.loads(line[len(PROBE_MARK) :])
     tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
-    raise CheckFailed(f"JAX could not be imported or run by {python} "
-                      f"(exit status {result.returncode}):\n{tail}")
+    raise CheckFailed(
+        f"JAX could not be imported or run by {python} (exit status {result.returncode}):\n{tail}"
+    )
 
 
 def expected_versions(book: Path) -> dict[str, str]:
@@ -98,16 +101,25 @@ def check_jax(info: dict, pins: dict[str, str]) -> str:
         raise CheckFailed(
             f"JAX's default backend is {backend!r}, not 'gpu' (devices: "
             f"{', '.join(info.get('devices', [])) or 'none'}). Is the CUDA plugin installed "
-            "(make html JAX_BACKEND=cuda12) and is JAX_PLATFORMS unset? " + WHY)
+            "(make html JAX_BACKEND=cuda12) and is JAX_PLATFORMS unset? " + WHY
+        )
     if info.get("computed_on") != ["gpu"] or not info.get("result_ok"):
-        raise CheckFailed(f"a computation did not run correctly on the GPU "
-                          f"(ran on {info.get('computed_on')}, correct: {info.get('result_ok')}).")
+        raise CheckFailed(
+            f"a computation did not run correctly on the GPU "
+            f"(ran on {info.get('computed_on')}, correct: {info.get('result_ok')})."
+        )
     versions = {"jax": info.get("jax"), "jaxlib": info.get("jaxlib"), **info.get("plugins", {})}
-    wrong = [f"{name} {have} (pinned: {pins[name]})" for name, have in versions.items()
-             if have is not None and name in pins and have != pins[name]]
+    wrong = [
+        f"{name} {have} (pinned: {pins[name]})"
+        for name, have in versions.items()
+        if have is not None and name in pins and have != pins[name]
+    ]
     if wrong:
-        raise CheckFailed("installed versions differ from the pinned ones: " + ", ".join(wrong)
-                          + ". The GPU build must use the same JAX version as everywhere else.")
+        raise CheckFailed(
+            "installed versions differ from the pinned ones: "
+            + ", ".join(wrong)
+            + ". The GPU build must use the same JAX version as everywhere else."
+        )
     return f"JAX {info.get('jax')} on {', '.join(info.get('devices', []))}"
 
 
@@ -125,18 +137,24 @@ def check_site(site: Path, book: Path) -> str:
         if chapter is None or not chapter.get("backend"):
             problems.append(f"{docname}: the build recorded no execution of it")
         elif chapter["backend"] != "gpu":
-            problems.append(f"{docname}: executed on {chapter['device']} ({chapter['backend']}), not on a GPU")
+            problems.append(
+                f"{docname}: executed on {chapter['device']} ({chapter['backend']}), not on a GPU"
+            )
     if doc["build"].get("backends") != ["gpu"]:
         problems.append(f"timings.json: the build's backends are {doc['build'].get('backends')}, not ['gpu']")
     not_gpu = [r for r in doc["records"] if r.get("backend") != "gpu"]
     if not_gpu:
         first = not_gpu[0]
-        problems.append(f"{len(not_gpu)} of {len(doc['records'])} measurements were not made with the GPU "
-                        f"backend (the first: {first['chapter']}, {first['label']!r}, made with the "
-                        f"{first.get('backend')!r} backend)")
+        problems.append(
+            f"{len(not_gpu)} of {len(doc['records'])} measurements were not made with the GPU "
+            f"backend (the first: {first['chapter']}, {first['label']!r}, made with the "
+            f"{first.get('backend')!r} backend)"
+        )
     if problems:
         raise CheckFailed(
-            "the built site is not a GPU build:\n  " + "\n  ".join(problems) + "\nIt must not be published as one."
+            "the built site is not a GPU build:\n  "
+            + "\n  ".join(problems)
+            + "\nIt must not be published as one."
         )
     return f"{len(chapters)} chapters executed on a GPU"
 
@@ -150,8 +168,11 @@ def check_machine(python: str, book: Path = ROOT) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--python", default=sys.executable,
-                        help="the interpreter whose JAX runs the chapters (default: this one)")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the interpreter whose JAX runs the chapters (default: this one)",
+    )
     parser.add_argument("--site", type=Path, help="check a built site instead (e.g. _build/html)")
     parser.add_argument("--book", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -283,8 +283,10 @@ def notebook(book: Path, docname: str, markdown: str):
     ran = [c for c in executed.cells if c.cell_type == "code"]
     code_indices = [i for i, c in enumerate(source.cells) if c.cell_type == "code"]
     if len(ran) != len(code_indices):
-        raise ValueError(f"{docname}: the executed notebook has {len(ran)} code cells, the chapter {len(code_indices)}")
-    by_index = dict(zip(code_indices, ran))
+        raise ValueError(
+            f"{docname}: the executed notebook has {len(ran)} code cells, the chapter {len(code_indices)}"
+        )
+    by_index = dict(zip(code_indices, ran, strict=True))
     head, segments = markdown_segments(markdown)
     after = {index: text for index, text in segments}
     shown = sorted(after)
@@ -317,7 +319,12 @@ def notebook(book: Path, docname: str, markdown: str):
         cell["id"] = f"cell-{i}"
     nb.metadata = {
         "accelerator": "GPU",
-        "colab": {"name": f"{Path(docname).name}.ipynb", "provenance": [], "gpuType": "T4", "toc_visible": True},
+        "colab": {
+            "name": f"{Path(docname).name}.ipynb",
+            "provenance": [],
+            "gpuType": "T4",
+            "toc_visible": True,
+        },
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
     }

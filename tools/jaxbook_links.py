@@ -107,6 +107,7 @@ def _undo_type_links(app, exception):
         if not page.is_file():
             continue
         text = page.read_text(encoding="utf8")
+
         def keep_or_unwrap(m):
             title = TITLE.search(m["attributes"])  # none: the text is the full name
             return m[0] if title is None or keep_code_link(app.env, title[1], m["inner"]) else m["inner"]

@@ -45,8 +45,15 @@ def _add_vendored_static_files(app):
 
 
 def _fingerprint(roots) -> list:
-    files = sorted({f for root in roots if root.is_dir() for f in root.rglob("*") if f.is_file()
-                    and "__pycache__" not in f.parts})
+    files = sorted(
+        {
+            f
+            for root in roots
+            if root.is_dir()
+            for f in root.rglob("*")
+            if f.is_file() and "__pycache__" not in f.parts
+        }
+    )
     return [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
 
 
@@ -85,8 +92,12 @@ def _inline_basic_css(app, exception):
     theme_css, basic_css = static / "styles" / "theme.css", static / "basic.css"
     if not (theme_css.is_file() and basic_css.is_file()):
         return
-    lines = [l for l in theme_css.read_text().splitlines() if l.strip()]
-    if lines and lines[-1].strip() == IMPORT_BASIC and all(l.lstrip().startswith("/*") for l in lines[:-1]):
+    lines = [line for line in theme_css.read_text().splitlines() if line.strip()]
+    if (
+        lines
+        and lines[-1].strip() == IMPORT_BASIC
+        and all(line.lstrip().startswith("/*") for line in lines[:-1])
+    ):
         theme_css.write_text(
             "/* Sphinx's basic.css, inlined instead of @import-ed (tools/jaxbook_site.py) */\n"
             + basic_css.read_text()

@@ -61,6 +61,7 @@ class TimingsDirective(SphinxDirective):
 
 # --- build environment: records per chapter, pages that show them ----------------
 
+
 def _store(env) -> dict:
     if not hasattr(env, "jaxbook_timings"):
         env.jaxbook_timings = {}
@@ -132,6 +133,7 @@ def _always_outdated(app, env, added, changed, removed):
 
 # --- what the build recorded -------------------------------------------------------
 
+
 def _toc_order(env) -> list[str]:
     order, seen = [], set()
 
@@ -162,17 +164,19 @@ def gather(env) -> tuple[list[dict], list[dict]]:
         executed = entry["executed"] or {}
         exec_data = _exec_data(env, docname) or {}
         title = env.titles.get(docname)
-        chapters.append({
-            "docname": docname,
-            "title": title.astext() if title is not None else docname,
-            "device": executed.get("device"),
-            "backend": executed.get("backend"),
-            "jax_version": executed.get("jax_version"),
-            "date": executed.get("date"),
-            "execution_s": exec_data.get("runtime"),
-            "succeeded": exec_data.get("succeeded"),
-            "measurements": len(entry["records"]),
-        })
+        chapters.append(
+            {
+                "docname": docname,
+                "title": title.astext() if title is not None else docname,
+                "device": executed.get("device"),
+                "backend": executed.get("backend"),
+                "jax_version": executed.get("jax_version"),
+                "date": executed.get("date"),
+                "execution_s": exec_data.get("runtime"),
+                "succeeded": exec_data.get("succeeded"),
+                "measurements": len(entry["records"]),
+            }
+        )
         records.extend(entry["records"])
     return chapters, records
 
@@ -184,12 +188,12 @@ def _references(app) -> list[tuple[str, dict]]:
         try:
             found.append((path.name, bookfacts.load_timings(path)))
         except ValueError as exc:
-            logger.warning(f"jaxbook: reference timings not usable: {exc}",
-                           type="jaxbook", subtype="timings")
+            logger.warning(f"jaxbook: reference timings not usable: {exc}", type="jaxbook", subtype="timings")
     return found
 
 
 # --- docutils building blocks ----------------------------------------------------
+
 
 def _para(*parts) -> nodes.paragraph:
     para = nodes.paragraph()
@@ -198,8 +202,7 @@ def _para(*parts) -> nodes.paragraph:
     return para
 
 
-def _table(title: str, headers: list[str], rows: list[list], classes: list[str],
-           ident: str) -> nodes.table:
+def _table(title: str, headers: list[str], rows: list[list], classes: list[str], ident: str) -> nodes.table:
     # An id of its own: numbered (numfig) builds need one for every table and figure.
     table = nodes.table(classes=["jaxbook-timings-table", *classes], ids=[ident])
     table += nodes.title(text=title)
@@ -240,7 +243,10 @@ class _Page:
                 "jaxbook: the chapters of this build were executed with different JAX backends "
                 f"({', '.join(self.summary['backends'])}): outputs of different builds are mixed. "
                 "Delete _build/.jupyter_cache and _build/.staging and build again.",
-                location=docname, type="jaxbook", subtype="timings")
+                location=docname,
+                type="jaxbook",
+                subtype="timings",
+            )
 
     # links and files
     def link(self, target: str, text: str) -> nodes.reference:
@@ -259,8 +265,11 @@ class _Page:
         return _para(title)
 
     def comparable(self) -> list[tuple[str, dict]]:
-        return [(name, ref) for name, ref in self.references
-                if self.backend and {self.backend, ref["build"]["backend"]} == {"cpu", "gpu"}]
+        return [
+            (name, ref)
+            for name, ref in self.references
+            if self.backend and {self.backend, ref["build"]["backend"]} == {"cpu", "gpu"}
+        ]
 
     # parts
     def part(self, name: str) -> list[nodes.Node]:
@@ -271,36 +280,67 @@ class _Page:
         devices = ", ".join(s["devices"]) or "an unknown device"
         versions = ", ".join(s["jax_versions"]) or "unknown"
         dates = " to ".join(dict.fromkeys([s["dates"][0], s["dates"][-1]])) if s["dates"] else "unknown dates"
-        out = [_para(
-            f"This build executed {len(self.chapters)} chapters on {devices} with JAX {versions} "
-            f"({dates}). They recorded {len(self.records)} measurements with the book's timing "
-            "convention, ", nodes.literal(text="measure"), ": the first call is timed on its own (for a jitted function it "
-            "includes tracing and compilation), then each of several repeats makes enough calls "
-            "to be measurable, waiting for every result; the median time per call and the "
-            "interquartile range (the spread of the middle half of the repeats) are reported.")]
+        out = [
+            _para(
+                f"This build executed {len(self.chapters)} chapters on {devices} with JAX {versions} "
+                f"({dates}). They recorded {len(self.records)} measurements with the book's timing "
+                "convention, ",
+                nodes.literal(text="measure"),
+                ": the first call is timed on its own (for a jitted function it "
+                "includes tracing and compilation), then each of several repeats makes enough calls "
+                "to be measurable, waiting for every result; the median time per call and the "
+                "interquartile range (the spread of the middle half of the repeats) are reported.",
+            )
+        ]
         if self.backend == "cpu":
-            out.append(_para(
-                "This build ran without a GPU, so its timings are CPU timings; the published "
-                "site is executed on a GPU."))
+            out.append(
+                _para(
+                    "This build ran without a GPU, so its timings are CPU timings; the published "
+                    "site is executed on a GPU."
+                )
+            )
         if self.html:
-            out.append(_para("The same data as JSON: ",
-                             nodes.reference("", JSON_NAME, refuri=self.out_uri(JSON_NAME)), "."))
+            out.append(
+                _para(
+                    "The same data as JSON: ",
+                    nodes.reference("", JSON_NAME, refuri=self.out_uri(JSON_NAME)),
+                    ".",
+                )
+            )
         return out
 
     def part_measurements(self):
         if not self.records:
             return [_para("This build recorded no measurements.")]
-        rows = [[
-            self.chapter_cell(r["chapter"]), r["label"], r.get("device", "—"),
-            fmt_seconds(r.get("first_call_s")), fmt_seconds(r["median_s"]),
-            f"{fmt_seconds(r.get('q25_s'))} – {fmt_seconds(r.get('q75_s'))}",
-            f"{r.get('repeats', '—')} × {r.get('calls_per_repeat', '—')}",
-        ] for r in self.records]
-        out = [_table(
-            "Every measurement of this build",
-            ["Chapter", "Measured", "Device", "First call", "Median per call",
-             "Spread (IQR)", "Repeats × calls"],
-            rows, ["jaxbook-timings-measurements"], "jaxbook-timings-measurements-table")]
+        rows = [
+            [
+                self.chapter_cell(r["chapter"]),
+                r["label"],
+                r.get("device", "—"),
+                fmt_seconds(r.get("first_call_s")),
+                fmt_seconds(r["median_s"]),
+                f"{fmt_seconds(r.get('q25_s'))} – {fmt_seconds(r.get('q75_s'))}",
+                f"{r.get('repeats', '—')} × {r.get('calls_per_repeat', '—')}",
+            ]
+            for r in self.records
+        ]
+        out = [
+            _table(
+                "Every measurement of this build",
+                [
+                    "Chapter",
+                    "Measured",
+                    "Device",
+                    "First call",
+                    "Median per call",
+                    "Spread (IQR)",
+                    "Repeats × calls",
+                ],
+                rows,
+                ["jaxbook-timings-measurements"],
+                "jaxbook-timings-measurements-table",
+            )
+        ]
         out += self.plot_measurements()
         return out
 
@@ -308,11 +348,17 @@ class _Page:
         comparable = self.comparable()
         if not comparable:
             other = "GPU" if self.backend != "gpu" else "CPU"
-            return [nodes.note("", _para(
-                f"No {other} reference run is recorded yet, so CPU and GPU times cannot be "
-                f"shown side by side here. (A build on the other backend saves one with "
-                "tools/save_timings.py; see the README.)"),
-                classes=["jaxbook-timings-no-reference"])]
+            return [
+                nodes.note(
+                    "",
+                    _para(
+                        f"No {other} reference run is recorded yet, so CPU and GPU times cannot be "
+                        f"shown side by side here. (A build on the other backend saves one with "
+                        "tools/save_timings.py; see the README.)"
+                    ),
+                    classes=["jaxbook-timings-no-reference"],
+                )
+            ]
         out = []
         for name, ref in comparable:
             rows_data = bookfacts.compare(self.records, self.backend, ref)
@@ -321,26 +367,42 @@ class _Page:
             this_side = self.backend.upper()
             ref_dates = " to ".join(dict.fromkeys([ref_build["dates"][0], ref_build["dates"][-1]]))
             commit = f", commit {ref_build['commit'][:12]}" if ref_build.get("commit") else ""
-            out.append(_para(
-                f"{this_side}: this build ({', '.join(self.summary['devices'])}, JAX "
-                f"{', '.join(self.summary['jax_versions'])}). {ref_side}: the reference run "
-                f"recorded in {name} ({', '.join(ref_build['devices'])}, JAX "
-                f"{', '.join(ref_build['jax_versions'])}, {ref_dates}{commit}). "
-                "The ratio is the CPU median divided by the GPU median: how many times faster "
-                "the GPU run was. A measurement that only one run has was added or renamed "
-                "since the other run."))
+            out.append(
+                _para(
+                    f"{this_side}: this build ({', '.join(self.summary['devices'])}, JAX "
+                    f"{', '.join(self.summary['jax_versions'])}). {ref_side}: the reference run "
+                    f"recorded in {name} ({', '.join(ref_build['devices'])}, JAX "
+                    f"{', '.join(ref_build['jax_versions'])}, {ref_dates}{commit}). "
+                    "The ratio is the CPU median divided by the GPU median: how many times faster "
+                    "the GPU run was. A measurement that only one run has was added or renamed "
+                    "since the other run."
+                )
+            )
 
             def cell(record):
                 if record is None:
                     return "not measured"
                 return f"{fmt_seconds(record['median_s'])} on {record.get('device', '?')}"
 
-            rows = [[self.chapter_cell(r["chapter"]), r["label"], cell(r["cpu"]), cell(r["gpu"]),
-                     fmt_ratio(r["ratio"])] for r in rows_data]
-            out.append(_table(
-                f"CPU and GPU side by side ({name})",
-                ["Chapter", "Measured", "CPU median per call", "GPU median per call", "CPU ÷ GPU"],
-                rows, ["jaxbook-timings-comparison"], f"jaxbook-timings-comparison-{name.split('.')[0]}"))
+            rows = [
+                [
+                    self.chapter_cell(r["chapter"]),
+                    r["label"],
+                    cell(r["cpu"]),
+                    cell(r["gpu"]),
+                    fmt_ratio(r["ratio"]),
+                ]
+                for r in rows_data
+            ]
+            out.append(
+                _table(
+                    f"CPU and GPU side by side ({name})",
+                    ["Chapter", "Measured", "CPU median per call", "GPU median per call", "CPU ÷ GPU"],
+                    rows,
+                    ["jaxbook-timings-comparison"],
+                    f"jaxbook-timings-comparison-{name.split('.')[0]}",
+                )
+            )
         return out
 
     def part_chapters(self):
@@ -370,8 +432,7 @@ class _Page:
     def _new_figure(self, bars: int):
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(8, 1.6 + 0.32 * max(bars, 3)), dpi=100, facecolor="white",
-                     layout="constrained")
+        fig = Figure(figsize=(8, 1.6 + 0.32 * max(bars, 3)), dpi=100, facecolor="white", layout="constrained")
         ax = fig.subplots()
         ax.grid(True, axis="x", alpha=0.3)
         return fig, ax
@@ -383,11 +444,19 @@ class _Page:
     def plot_measurements(self):
         comparable = self.comparable()
         ref = comparable[0][1] if comparable else None
-        series = [(f"this build ({self.backend.upper() if self.backend else '?'})",
-                   {bookfacts.record_key(r): r for r in self.records})]
+        series = [
+            (
+                f"this build ({self.backend.upper() if self.backend else '?'})",
+                {bookfacts.record_key(r): r for r in self.records},
+            )
+        ]
         if ref is not None:
-            series.append((f"reference ({ref['build']['backend'].upper()})",
-                           {bookfacts.record_key(r): r for r in ref["records"]}))
+            series.append(
+                (
+                    f"reference ({ref['build']['backend'].upper()})",
+                    {bookfacts.record_key(r): r for r in ref["records"]},
+                )
+            )
         keys = [bookfacts.record_key(r) for r in self.records]
         if ref is not None:  # measurements only the reference run has get a row too
             keys += [k for k in series[1][1] if k not in series[0][1]]
@@ -404,28 +473,52 @@ class _Page:
                 lo.append(max(r["median_s"] - r.get("q25_s", r["median_s"]), 0))
                 hi.append(max(r.get("q75_s", r["median_s"]) - r["median_s"], 0))
                 first.append(r.get("first_call_s"))
-            ax.errorbar(med, ys, xerr=[lo, hi], fmt="o", capsize=3, color=f"C{s}",
-                        label=f"median per call (IQR), {name}")
-            pts = [(f, y) for f, y in zip(first, ys) if f]
+            ax.errorbar(
+                med,
+                ys,
+                xerr=[lo, hi],
+                fmt="o",
+                capsize=3,
+                color=f"C{s}",
+                label=f"median per call (IQR), {name}",
+            )
+            pts = [(f, y) for f, y in zip(first, ys, strict=True) if f]
             if pts:
-                ax.scatter([f for f, _ in pts], [y for _, y in pts], marker="D", s=18,
-                           facecolors="none", edgecolors=f"C{s}", label=f"first call, {name}")
+                ax.scatter(
+                    [f for f, _ in pts],
+                    [y for _, y in pts],
+                    marker="D",
+                    s=18,
+                    facecolors="none",
+                    edgecolors=f"C{s}",
+                    label=f"first call, {name}",
+                )
         ax.set_yticks(range(len(keys)), [self._short(*k) for k in keys], fontsize=8)
         ax.set_ylim(len(keys) - 0.5, -0.5)  # first measurement at the top
         ax.set_xscale("log")
         ax.set_xlabel("seconds (log scale)")
         fig.legend(fontsize=8, loc="outside lower center", ncols=2, frameon=False)
         n = len(keys)
-        alt = (f"Dot plot of {n} measurements on a logarithmic time axis, "
-               "one row per measurement: a dot for the median time per call with its "
-               "interquartile range as error bars, and a hollow diamond for the first call "
-               "(which includes compilation)")
-        alt += (f"; each row also has a second dot and diamond for the "
-                f"{ref['build']['backend'].upper()} reference run." if ref is not None else ".")
+        alt = (
+            f"Dot plot of {n} measurements on a logarithmic time axis, "
+            "one row per measurement: a dot for the median time per call with its "
+            "interquartile range as error bars, and a hollow diamond for the first call "
+            "(which includes compilation)"
+        )
+        alt += (
+            f"; each row also has a second dot and diamond for the "
+            f"{ref['build']['backend'].upper()} reference run."
+            if ref is not None
+            else "."
+        )
         alt += " The values are those of the table above."
-        return self.figure(fig, "jaxbook-timings-measurements.png", alt,
-                           "Median time per call (dots, with interquartile range) and first call "
-                           "(diamonds) of every measurement, on a log scale.")
+        return self.figure(
+            fig,
+            "jaxbook-timings-measurements.png",
+            alt,
+            "Median time per call (dots, with interquartile range) and first call "
+            "(diamonds) of every measurement, on a log scale.",
+        )
 
     def plot_chapters(self):
         done = [c for c in self.chapters if c["execution_s"] is not None]
@@ -437,17 +530,21 @@ class _Page:
         ax.invert_yaxis()
         ax.set_xlabel("execution time of the chapter (seconds)")
         slowest = max(done, key=lambda c: c["execution_s"])
-        alt = (f"Horizontal bar chart of the execution time of each of the {len(done)} chapters "
-               f"of this build; the slowest, {slowest['title']}, took "
-               f"{slowest['execution_s']:.1f} s. The values are those of the table above.")
-        return self.figure(fig, "jaxbook-timings-chapters.png", alt,
-                           "Execution time of each chapter in this build.")
+        alt = (
+            f"Horizontal bar chart of the execution time of each of the {len(done)} chapters "
+            f"of this build; the slowest, {slowest['title']}, took "
+            f"{slowest['execution_s']:.1f} s. The values are those of the table above."
+        )
+        return self.figure(
+            fig, "jaxbook-timings-chapters.png", alt, "Execution time of each chapter in this build."
+        )
 
     def write_json(self):
         if self.html:
             doc = bookfacts.timings_document(self.chapters, self.records)
             Path(self.app.outdir, JSON_NAME).write_text(
-                json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf8")
+                json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf8"
+            )
 
 
 def _render(app, doctree, docname):
@@ -469,5 +566,4 @@ def setup(app):
     app.connect("env-merge-info", _merge)
     app.connect("env-get-outdated", _always_outdated)
     app.connect("doctree-resolved", _render)
-    return {"version": "1", "env_version": 1, "parallel_read_safe": True,
-            "parallel_write_safe": True}
+    return {"version": "1", "env_version": 1, "parallel_read_safe": True, "parallel_write_safe": True}

@@ -53,7 +53,9 @@ DEBIAN = {  # project: (Debian package, path of its objects.inv, the installed m
     "scipy": ("python-scipy-doc", "usr/share/doc/python-scipy-doc/html/objects.inv", ("scipy",)),
     "sklearn": ("python-sklearn-doc", "usr/share/doc/python-sklearn-doc/html/objects.inv", ("sklearn",)),
 }
-DIRECTIVE = re.compile(r"^\s*\.\.\s+(currentmodule|module|automodule|autosummary|autofunction|autoclass|autodata)::\s*(\S*)")
+DIRECTIVE = re.compile(
+    r"^\s*\.\.\s+(currentmodule|module|automodule|autosummary|autofunction|autoclass|autodata)::\s*(\S*)"
+)
 
 
 def resolve(name: str):
@@ -62,7 +64,7 @@ def resolve(name: str):
     for split in range(len(parts), 0, -1):
         try:
             obj = importlib.import_module(".".join(parts[:split]))
-        except Exception:  # noqa: BLE001 - any import failure means "not there"
+        except Exception:
             continue
         try:
             for attr in parts[split:]:
@@ -130,7 +132,9 @@ def inventory(project: str, version: str, entries: dict[str, tuple[str, str]]) -
     inv = soi.Inventory()
     inv.project, inv.version = project, version
     for name, (kind, uri) in sorted(entries.items()):
-        inv.objects.append(soi.DataObjStr(name=name, domain="py", role=kind, priority="1", uri=uri, dispname="-"))
+        inv.objects.append(
+            soi.DataObjStr(name=name, domain="py", role=kind, priority="1", uri=uri, dispname="-")
+        )
     return inv
 
 
@@ -163,12 +167,14 @@ def from_debian(project: str, debian_dir: Path) -> tuple[soi.Inventory, str]:
         if obj.domain != "py" or obj.role not in ("module", "class", "function", "method", "exception",
                                                   "attribute", "data"):  # fmt: skip
             continue
-        if modules and not obj.name.split(".")[0] in modules:
+        if modules and obj.name.split(".")[0] not in modules:
             continue
         if resolve(obj.name) is None:
             continue
         kept[obj.name] = (obj.role, obj.uri_expanded)
-    installed = sys.version.split()[0] if project == "python" else importlib.import_module(modules[0]).__version__
+    installed = (
+        sys.version.split()[0] if project == "python" else importlib.import_module(modules[0]).__version__
+    )
     note = (f"{len(kept)} of the {len(source.objects)} entries of the `objects.inv` in Debian's "
             f"`{deb.name}` ({source.project} {source.version}): the Python-domain objects that exist "
             f"in the installed {'Python' if project == 'python' else modules[0]} {installed}")  # fmt: skip

@@ -35,8 +35,9 @@ def provenance() -> dict:
         commit = result.stdout.strip() if result.returncode == 0 else None
     if commit:
         found["commit"] = commit
-    server, repo, run = (os.environ.get(k) for k in
-                         ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    server, repo, run = (
+        os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
     if server and repo and run:
         found["workflow_run"] = f"{server}/{repo}/actions/runs/{run}"
     return found
@@ -44,10 +45,10 @@ def provenance() -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--site", type=Path, default=ROOT / "_build" / "html",
-                        help="the built site (default: _build/html)")
-    parser.add_argument("--out", type=Path,
-                        help="where to write (default: timings/<backend>-reference.json)")
+    parser.add_argument(
+        "--site", type=Path, default=ROOT / "_build" / "html", help="the built site (default: _build/html)"
+    )
+    parser.add_argument("--out", type=Path, help="where to write (default: timings/<backend>-reference.json)")
     args = parser.parse_args(argv)
 
     source = args.site / "timings.json"
@@ -64,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or ROOT / "timings" / f"{backend}-reference.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf8")
-    print(f"Saved {len(doc['records'])} measurements of a {backend} build "
-          f"({', '.join(doc['build']['devices'])}) to {out}")
+    print(
+        f"Saved {len(doc['records'])} measurements of a {backend} build "
+        f"({', '.join(doc['build']['devices'])}) to {out}"
+    )
     return 0
 
 

@@ -79,7 +79,7 @@ def launch(playwright):
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - no access log on stderr
+    def log_message(self, format, *args):
         pass
 
 
@@ -210,8 +210,9 @@ WAIT_FOR_MATHJAX = """() => window.MathJax && MathJax.startup && MathJax.startup
     ? MathJax.startup.promise.then(() => true) : false"""
 
 
-def audit_page(browser, base: str, html: Path, page_path: str, schemes=("light",),
-               axe: bool = True, collect=None) -> list[PageReport]:
+def audit_page(
+    browser, base: str, html: Path, page_path: str, schemes=("light",), axe: bool = True, collect=None
+) -> list[PageReport]:
     """Open one page as a first-time visitor, once per colour scheme, and
     record what went wrong (one report per scheme).
 
@@ -238,7 +239,7 @@ def audit_page(browser, base: str, html: Path, page_path: str, schemes=("light",
             page.evaluate(WAIT_FOR_MATHJAX)
             if axe:
                 start_axe(page)
-        for context, page, report, requested in opened:
+        for _context, page, report, requested in opened:
             if axe:
                 report.violations = finish_axe(page)
             for url in requested:
@@ -270,15 +271,24 @@ def audit_site(html: Path, pages: list[str], schemes=("light",), axe: bool = Tru
 
 # --------------------------------------------------------------------------- links
 
-LINK_ATTRIBUTES = (("a", "href"), ("link", "href"), ("img", "src"), ("script", "src"),
-                   ("iframe", "src"), ("source", "src"))
+LINK_ATTRIBUTES = (
+    ("a", "href"),
+    ("link", "href"),
+    ("img", "src"),
+    ("script", "src"),
+    ("iframe", "src"),
+    ("source", "src"),
+)
 SKIPPED_SCHEMES = ("mailto:", "javascript:", "data:", "tel:")
 
 
 def built_pages(html: Path) -> list[Path]:
     """Every HTML page of the built site (not the theme's HTML snippets in _static)."""
-    return sorted(p for p in html.rglob("*.html")
-                  if not p.relative_to(html).as_posix().startswith(("_static/", "_sources/")))
+    return sorted(
+        p
+        for p in html.rglob("*.html")
+        if not p.relative_to(html).as_posix().startswith(("_static/", "_sources/"))
+    )
 
 
 def check_links(html: Path) -> tuple[list[str], dict[str, set[str]]]:
@@ -295,7 +305,8 @@ def check_links(html: Path) -> tuple[list[str], dict[str, set[str]]]:
         if target not in ids:
             soup = BeautifulSoup(target.read_text(errors="replace"), "html.parser")
             ids[target] = {t["id"] for t in soup.find_all(id=True)} | {
-                t["name"] for t in soup.find_all("a", attrs={"name": True})}
+                t["name"] for t in soup.find_all("a", attrs={"name": True})
+            }
         return ids[target]
 
     broken: list[str] = []
@@ -323,8 +334,9 @@ def check_links(html: Path) -> tuple[list[str], dict[str, set[str]]]:
                     continue
                 fragment = unquote(parts.fragment)
                 if fragment and target.suffix == ".html" and fragment not in anchors(target):
-                    broken.append(f"{name}: {link} (no id '{fragment}' in "
-                                  f"{target.relative_to(html).as_posix()})")
+                    broken.append(
+                        f"{name}: {link} (no id '{fragment}' in {target.relative_to(html).as_posix()})"
+                    )
     return broken, external
 
 
@@ -354,8 +366,12 @@ def page_weights(reports: list[PageReport]) -> tuple[dict[str, dict], dict[str, 
                 images += size
             else:
                 other += size
-        per_page[r.page] = {"html": html_bytes, "images": images, "other": other,
-                            "total": html_bytes + images + other}
+        per_page[r.page] = {
+            "html": html_bytes,
+            "images": images,
+            "other": other,
+            "total": html_bytes + images + other,
+        }
     return per_page, shared
 
 
@@ -363,8 +379,10 @@ def format_weights(per_page: dict[str, dict], shared: dict[str, int]) -> list[st
     lines = [f"{'page':34} {'HTML':>9} {'images':>9} {'other':>9} {'total':>9}"]
     for page, w in per_page.items():
         lines.append(f"{page:34} {w['html']:9,} {w['images']:9,} {w['other']:9,} {w['total']:9,}")
-    lines.append(f"shared theme assets, counted once: {sum(shared.values()):,} bytes "
-                 f"in {len(shared)} files; the largest:")
+    lines.append(
+        f"shared theme assets, counted once: {sum(shared.values()):,} bytes "
+        f"in {len(shared)} files; the largest:"
+    )
     for path, size in sorted(shared.items(), key=lambda kv: -kv[1])[:4]:
         lines.append(f"    {size:9,}  {path}")
     return lines
@@ -373,10 +391,12 @@ def format_weights(per_page: dict[str, dict], shared: dict[str, int]) -> list[st
 def format_reports(reports: list[PageReport]) -> list[str]:
     lines = []
     for r in reports:
-        lines.append(f"{r.page} [{r.scheme}]: {len(r.console_errors)} console errors, "
-                     f"{len(r.failed_requests)} failed requests, "
-                     f"{len(r.external_requests)} external requests, "
-                     f"{len(r.violations)} axe violations")
+        lines.append(
+            f"{r.page} [{r.scheme}]: {len(r.console_errors)} console errors, "
+            f"{len(r.failed_requests)} failed requests, "
+            f"{len(r.external_requests)} external requests, "
+            f"{len(r.violations)} axe violations"
+        )
         for e in r.console_errors:
             lines.append(f"    console: {e}")
         for f in r.failed_requests:
@@ -417,8 +437,10 @@ def main() -> int:
     print(f"{len(broken)} broken internal links or anchors")
     print("\n".join(f"    {b}" for b in broken))
     hosts = Counter(urlsplit(url).netloc or url for url in external)
-    print(f"{len(external)} external links, not checked: "
-          + ", ".join(f"{host} ({n})" for host, n in sorted(hosts.items())))
+    print(
+        f"{len(external)} external links, not checked: "
+        + ", ".join(f"{host} ({n})" for host, n in sorted(hosts.items()))
+    )
     if args.json:
         args.json.write_text(json.dumps([r.as_dict() for r in reports], indent=1))
     return 0

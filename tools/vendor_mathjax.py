@@ -42,8 +42,9 @@ DEST = Path(__file__).resolve().parent.parent / "_vendor" / "mathjax"
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["npm", "pack", f"mathjax@{VERSION}", "--silent"], cwd=tmp, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["npm", "pack", f"mathjax@{VERSION}", "--silent"], cwd=tmp, check=True, stdout=subprocess.DEVNULL
+        )
         tarball = Path(tmp) / f"mathjax-{VERSION}.tgz"
         digest = "sha512-" + base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
         if digest != INTEGRITY:
