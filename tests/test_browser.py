@@ -17,9 +17,11 @@ _build/browser/ and summarised at the end of the test run.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -114,13 +116,40 @@ def _collect(page, report):
         page.keyboard.press("Escape")
 
 
+def _audit_keys(html, browser) -> dict[str, str]:
+    """For each page, a hash of everything its audit depends on: its HTML, the
+    site's other files (theme, scripts, search index), the browser's version and
+    the audit code. A page whose key is unchanged since its last audit on this
+    machine would give the same audit: its recorded reports are used again."""
+    common = hashlib.sha256(browser.version.encode())
+    for code in (Path(siteaudit.__file__), Path(__file__)):
+        common.update(code.read_bytes())
+    for path in sorted(p for p in html.rglob("*") if p.is_file() and p.suffix != ".html"):
+        common.update(path.relative_to(html).as_posix().encode() + path.read_bytes())
+    return {page: hashlib.sha256(common.digest() + (html / page).read_bytes()).hexdigest() for page in PAGES}
+
+
 @pytest.fixture(scope="session")
 def audits(book, browser, site, summary) -> dict[tuple[str, str], siteaudit.PageReport]:
-    """Every page, opened once per colour scheme: console, requests, axe, facts."""
-    reports = {}
-    for page in PAGES:
-        for report in siteaudit.audit_page(browser, site, book.html, page, SCHEMES, collect=_collect):
+    """Every page, opened once per colour scheme: console, requests, axe, facts
+    (a page identical to one audited before, with the same site around it, keeps
+    its recorded audit)."""
+    reports, reused = {}, 0
+    cache = OUT / "audit-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    for page, key in _audit_keys(book.html, browser).items():
+        recorded = cache / f"{page.replace('/', '-')}.json"
+        if recorded.exists() and json.loads(recorded.read_text())["key"] == key:
+            found = [siteaudit.PageReport(**r) for r in json.loads(recorded.read_text())["reports"]]
+            reused += 1
+        else:
+            found = siteaudit.audit_page(browser, site, book.html, page, SCHEMES, collect=_collect)
+            recorded.write_text(json.dumps({"key": key, "reports": [r.as_dict() for r in found]}))
+        for report in found:
             reports[page, report.scheme] = report
+    summary.sections["browser: audits"] = [
+        f"{len(PAGES) - reused} pages audited now, {reused} unchanged since their last audit here"
+    ]
     lines = siteaudit.format_reports(list(reports.values()))
     (OUT / "audit.txt").write_text("\n".join(lines) + "\n")
     (OUT / "audit.json").write_text(json.dumps([r.as_dict() for r in reports.values()], indent=1))

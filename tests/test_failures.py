@@ -44,6 +44,7 @@ def make_book(path: Path, chapters: dict[str, str]) -> Path:
     (path / "_config.yml").write_text(config.replace("timeout: 180", f"timeout: {CELL_TIMEOUT_S}"))
     shutil.copy(ROOT / "requirements.txt", path / "requirements.txt")
     shutil.copytree(ROOT / "tools", path / "tools", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "inventories", path / "inventories")
     shutil.copytree(ROOT / "images", path / "images")
     (path / "chapters").mkdir()
     shutil.copy(ROOT / "chapters" / "book_setup.py", path / "chapters")
