@@ -103,7 +103,7 @@ CHAPTER = GOOD_HEAD + (
 
 
 def colab_like(markdown: str, solution_metadata: dict | None = None):
-    cells = [new_markdown_cell("note"), new_code_cell("install"), new_code_cell("# @title Setup\n...",
+    cells = [new_markdown_cell("# T"), new_markdown_cell("note"), new_code_cell("install"), new_code_cell("# @title Setup\n...",
              metadata={"cellView": "form"}), new_markdown_cell(markdown),
              new_code_cell("# @title Solution\nx = 2", metadata={"cellView": "form"} if solution_metadata is None else solution_metadata)]  # fmt: skip
     return new_notebook(cells=cells)

@@ -53,6 +53,11 @@ def markdown_of(nb) -> str:
     return "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
 
 
+def chapter_code_cells(nb) -> list:
+    """The chapter's own code cells: every code cell after the install cell."""
+    return [c for c in nb.cells if c.cell_type == "code"][1:]
+
+
 # --- checks (also fed defective notebooks in tests/test_checks.py) -----------------
 
 
@@ -100,7 +105,7 @@ def collapse_problems(nb, chapter) -> list[str]:
     """Cells the page hides (solutions, hidden checks, the setup) are collapsed
     Colab form cells: `cellView: form` and a `# @title` first line."""
     problems = []
-    code = [c for c in nb.cells[2:] if c.cell_type == "code"]
+    code = chapter_code_cells(nb)
     source = [c for c in chapter.cells if c.cell_type == "code"]
     if len(code) != len(source):
         return [f"{len(code)} code cells, the chapter has {len(source)}"]
@@ -150,12 +155,14 @@ def test_notebook_is_the_chapter(book, docname):
 def test_notebook_asks_for_a_gpu_and_has_the_build_outputs(book, docname):
     nb = colab_notebook(book, docname)
     assert nb.metadata["accelerator"] == "GPU" and nb.metadata["colab"]["gpuType"]
-    note, install, _ = nb.cells[:3]
+    title, note, install = nb.cells[:3]
+    assert title.cell_type == "markdown" and title.source.startswith("# ")
+    assert title.source[2:] == book.page(docname).select_one("h1").get_text().rstrip("#").strip()
     assert note.cell_type == "markdown" and "Runtime" in note.source and "GPU" in note.source
     executed = bookfacts.execution_info(book.notebook(docname))
     assert f"with JAX {executed['jax_version']} on {executed['date']}" in note.source
     assert install.cell_type == "code" and f'"jax[cuda12]=={bookfacts.pinned_jax()}"' in install.source
-    setup = next(c for c in nb.cells[2:] if c.cell_type == "code")
+    setup = chapter_code_cells(nb)[0]
     assert "def measure(" in setup.source  # the helpers travel inside the notebook
     executed_outputs = sum(bool(c.get("outputs")) for c in book.notebook(docname).cells)
     assert executed_outputs and sum(bool(c.get("outputs")) for c in nb.cells) >= executed_outputs // 2
@@ -250,7 +257,7 @@ def installed_runtime(book, colab_kernel, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("install")
     versions = "import importlib.metadata as m; print([m.version(p) for p in ('jax', 'numpy', 'ipython')])"
     before = probe(versions, workdir)
-    install = colab_notebook(book, CHAPTERS[0]).cells[1]
+    install = next(c for c in colab_notebook(book, CHAPTERS[0]).cells if c.cell_type == "code")
     nb = run_standalone(nbformat.v4.new_notebook(cells=[install]), workdir)
     said = "".join(o.get("text", "") for o in nb.cells[0].outputs)
     after = probe(versions, workdir)
@@ -276,7 +283,7 @@ def test_runtime_mirror_has_no_myst_nb_and_no_repository(colab_kernel, tmp_path)
 
 
 def test_expect_exception_fails_when_nothing_is_raised(book, installed_runtime, tmp_path):
-    setup = next(c for c in colab_notebook(book, CHAPTERS[0]).cells[2:] if c.cell_type == "code")
+    setup = chapter_code_cells(colab_notebook(book, CHAPTERS[0]))[0]
     nb = nbformat.v4.new_notebook(
         cells=[setup, nbformat.v4.new_code_cell("%%expect_exception TypeError\nx = 1")]
     )

@@ -292,14 +292,20 @@ def notebook(book: Path, docname: str, markdown: str):
     shown = sorted(after)
     info = bookfacts.execution_info(executed)
 
-    cells = [nbformat.v4.new_markdown_cell(runtime_note(book, docname, info)),
-             nbformat.v4.new_code_cell(install_cell(bookfacts.pinned_jax(book)))]  # fmt: skip
+    cells = []
 
     def add_markdown(text):
         text = clean_markdown(text)
         if text:
             cells.append(nbformat.v4.new_markdown_cell(text))
 
+    # The chapter's title, then the note about the runtime and the install cell.
+    title, _, head = clean_markdown(head).partition("\n")
+    if not title.startswith("# "):
+        title, head = "", f"{title}\n{head}"
+    add_markdown(title)
+    cells.append(nbformat.v4.new_markdown_cell(runtime_note(book, docname, info)))
+    cells.append(nbformat.v4.new_code_cell(install_cell(bookfacts.pinned_jax(book))))
     add_markdown(head)
     # A code cell the page does not show (remove-cell) comes right after the shown
     # code cell before it: every code cell keeps its place in the execution order.
