@@ -57,7 +57,7 @@ check-gpu: $(BOOK_STAMP) $(GPU_STAMP)
 
 serve: $(TEST_STAMP)
 	$(VENV)/bin/jupyter-book config sphinx . >/dev/null
-	JAXBOOK_BUILD=1 $(VENV)/bin/sphinx-autobuild . _build/serve \
+	JAXBOOK_BUILD=1 PYTHONPATH=tools $(VENV)/bin/sphinx-autobuild . _build/serve \
 	  --re-ignore '(^|/)(_build|\.venv|\.git|tests|tools|\.pytest_cache)(/|$$)' \
 	  --watch chapters --host 127.0.0.1 --port 8000
 
