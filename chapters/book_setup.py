@@ -175,6 +175,10 @@ def measure(
 
     first = run(1)
     calls, elapsed = 1, run(1)
+    if elapsed < min_repeat_s:
+        # how many calls make a repeat: from the fastest of three warm calls, so
+        # that one slow call (a busy machine) does not leave one-call repeats
+        elapsed = min(elapsed, run(1), run(1))
     while elapsed < min_repeat_s and calls < max_calls:
         calls = min(max_calls, calls * max(2, int(min_repeat_s / max(elapsed, 1e-9) * 1.2)))
         elapsed = run(calls)
