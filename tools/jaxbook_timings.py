@@ -32,6 +32,7 @@ from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst import directives
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
@@ -557,6 +558,22 @@ def _render(app, doctree, docname):
     page.write_json()
 
 
+STATUS_WORDS = {"✅": "succeeded", "❌": "failed"}
+
+
+class _WordsForStatusSymbols(SphinxPostTransform):
+    """myst-nb's execution table marks each chapter ✅ or ❌: symbols that need an
+    emoji font (without one a reader sees an empty box) and that a screen reader
+    reads as "check mark button". Words instead: succeeded, failed."""
+
+    default_priority = 9  # after myst-nb has made the table (8)
+
+    def run(self, **kwargs) -> None:
+        for text in list(self.document.findall(nodes.Text)):
+            if text.astext() in STATUS_WORDS:
+                text.parent.replace(text, nodes.Text(STATUS_WORDS[text.astext()]))
+
+
 def setup(app):
     app.add_config_value("jaxbook_timings_references", "timings/*-reference.json", "env")
     app.add_node(timings_part)
@@ -566,4 +583,5 @@ def setup(app):
     app.connect("env-merge-info", _merge)
     app.connect("env-get-outdated", _always_outdated)
     app.connect("doctree-resolved", _render)
+    app.add_post_transform(_WordsForStatusSymbols)
     return {"version": "1", "env_version": 1, "parallel_read_safe": True, "parallel_write_safe": True}
