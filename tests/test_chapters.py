@@ -19,20 +19,6 @@ REMOVED_OUTPUT_TAGS = {"remove-output", "remove-cell"}
 LEAK = re.compile(r"/home/|/root/|/tmp/|/work/|/Users/|site-packages|\.venv|ipykernel_\d")
 
 
-def visible_outputs(cell) -> list:
-    """Outputs that the page shows: no glue records, no stderr (removed)."""
-    shown = []
-    for out in cell.get("outputs", []):
-        if out.output_type == "stream" and out.name == "stderr":
-            continue
-        if out.output_type in ("display_data", "execute_result") and all(
-            m.startswith(bookfacts.GLUE_MIME) for m in out.data
-        ):
-            continue
-        shown.append(out)
-    return shown
-
-
 def setup_cell_problems(text: str) -> list[str]:
     """A chapter is a MyST notebook (jupytext header, python3 kernel) whose first
     code cell is the setup cell."""
@@ -68,7 +54,7 @@ def test_outputs_are_on_the_page(book, docname):
     divs = book.page(docname).select("div.cell")
     assert len(divs) == len(cells), f"{docname}: {len(divs)} cells on page, {len(cells)} in notebook"
     for i, (cell, div) in enumerate(zip(cells, divs, strict=True), start=1):
-        expected = bool(visible_outputs(cell)) and not (bookfacts.tags(cell) & REMOVED_OUTPUT_TAGS)
+        expected = bool(bookfacts.visible_outputs(cell)) and not (bookfacts.tags(cell) & REMOVED_OUTPUT_TAGS)
         shown = div.select_one("div.cell_output") is not None
         assert shown == expected, f"{docname}: visible cell {i} output shown={shown}, expected={expected}"
 
@@ -82,7 +68,7 @@ def test_every_figure_of_the_notebook_is_on_the_page(book, docname):
         1
         for c in nb.cells
         if c.cell_type == "code" and not (bookfacts.tags(c) & REMOVED_OUTPUT_TAGS)
-        for o in visible_outputs(c)
+        for o in bookfacts.visible_outputs(c)
         if "image/png" in o.get("data", {})
     )
     images = book.page(docname).select("div.cell_output img")

@@ -382,6 +382,22 @@ def compare(current: list[dict], current_backend: str, reference: dict) -> list[
 # --- what every executed chapter must satisfy --------------------------------------
 
 
+def visible_outputs(cell) -> list:
+    """The outputs a page shows of a code cell: no stderr (removed), no output that
+    only carries glue records (data for the prose)."""
+    shown = []
+    for out in cell.get("outputs", []):
+        if out["output_type"] == "stream" and out["name"] == "stderr":
+            continue
+        data = out.get("data", {})
+        if out["output_type"] in ("display_data", "execute_result") and all(
+            m.startswith(GLUE_MIME) for m in data
+        ):
+            continue
+        shown.append(out)
+    return shown
+
+
 def tags(cell) -> set[str]:
     return set(cell.get("metadata", {}).get("tags", []))
 

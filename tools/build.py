@@ -62,7 +62,7 @@ def check_toc(book: Path) -> list[str]:
     return problems
 
 
-def cell_location(book: Path, source: Path, cell_source: str, prefix: bool = False) -> str:
+def cell_location(source: Path, cell_source: str, prefix: bool = False) -> str:
     """', code cell 3 (line 42)' for the code cell with this source (or, with
     `prefix`, the first one whose source starts with it)."""
     cell = cell_source.strip("\n")
@@ -92,11 +92,11 @@ def describe_failure(book: Path, reports: Path, report: Path) -> str:
         if preview.startswith("["):  # a long cell: nbclient shows its first and last five lines
             preview = "\n".join(ast.literal_eval(preview.split("\n...\n")[0]))
         if source is not None:
-            where += cell_location(book, source, preview, prefix=True)
+            where += cell_location(source, preview, prefix=True)
         return f"{where}: the cell timed out after {timeout.group(1)} s (execute.timeout in _config.yml)"
     match = CELL_SOURCE.search(text)
     if match and source is not None:
-        where += cell_location(book, source, match.group(1))
+        where += cell_location(source, match.group(1))
     errors = ERROR_LINE.findall(text)
     return f"{where}: {errors[-1] if errors else 'execution failed'}"
 

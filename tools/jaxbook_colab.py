@@ -228,15 +228,11 @@ def runtime_note(book: Path, docname: str, executed: dict | None) -> str:
 
 
 def _visible_outputs(cell) -> list:
-    shown = []
-    for out in cell.get("outputs", []):
-        if out.output_type == "stream" and out.name == "stderr":
-            continue
-        if out.output_type in ("display_data", "execute_result"):
+    """The outputs the page shows, without the glue records some of them carry."""
+    shown = bookfacts.visible_outputs(cell)
+    for out in shown:
+        if "data" in out:
             out.data = {m: v for m, v in out.data.items() if not m.startswith(bookfacts.GLUE_MIME)}
-            if not out.data:
-                continue
-        shown.append(out)
     return shown
 
 
@@ -288,8 +284,7 @@ def notebook(book: Path, docname: str, markdown: str):
         )
     by_index = dict(zip(code_indices, ran, strict=True))
     head, segments = markdown_segments(markdown)
-    after = {index: text for index, text in segments}
-    shown = sorted(after)
+    after = dict(segments)
     info = bookfacts.execution_info(executed)
 
     cells = []
@@ -307,17 +302,16 @@ def notebook(book: Path, docname: str, markdown: str):
     cells.append(nbformat.v4.new_markdown_cell(runtime_note(book, docname, info)))
     cells.append(nbformat.v4.new_code_cell(install_cell(bookfacts.pinned_jax(book))))
     add_markdown(head)
-    # A code cell the page does not show (remove-cell) comes right after the shown
-    # code cell before it: every code cell keeps its place in the execution order.
-    for index in code_indices:
-        if index < shown[0]:
-            cells.append(code_cell(source.cells[index], by_index[index], setup=index == code_indices[0]))
-    for n, index in enumerate(shown):
-        stop = shown[n + 1] if n + 1 < len(shown) else len(source.cells)
-        for i in code_indices:
-            if index <= i < stop:
-                cells.append(code_cell(source.cells[i], by_index[i], setup=i == code_indices[0]))
-        add_markdown(after[index])
+    # Every code cell in its order. The Markdown that follows a shown cell on the
+    # page comes after it and after the cells the page does not show (remove-cell)
+    # up to the next shown cell.
+    pending = ""
+    for i in code_indices:
+        if i in after:
+            add_markdown(pending)
+            pending = after[i]
+        cells.append(code_cell(source.cells[i], by_index[i], setup=i == code_indices[0]))
+    add_markdown(pending)
     if sum(c.cell_type == "code" for c in cells) != len(code_indices) + 1:
         raise ValueError(f"{docname}: the notebook lost or repeated code cells")
     nb = nbformat.v4.new_notebook(cells=cells)

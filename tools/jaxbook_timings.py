@@ -83,15 +83,10 @@ def _executed_notebook(env, docname):
         # myst-nb renders the cached notebook but writes the un-merged source to its
         # output folder; the cache holds the outputs, keyed by the source's code.
         from jupyter_cache import get_cache
-        from myst_nb.core.read import create_nb_reader
 
-        path = Path(env.doc2path(docname))
-        # as the chapter was read: setup cell filled in (jaxbook_chapters.py)
-        text = bookfacts.assemble(path.read_text(encoding="utf8"), path.parent / "book_setup.py")
-        reader = create_nb_reader(str(path), env.myst_config, config, text)
         cache = get_cache(config.execution_cache_path or ".jupyter_cache")
-        try:
-            record = cache.match_cache_notebook(reader.read(text))
+        try:  # the chapter as it was read: setup cell filled in (jaxbook_chapters.py)
+            record = cache.match_cache_notebook(bookfacts.read_notebook(Path(env.doc2path(docname))))
         except KeyError:
             return None  # execution failed: myst-nb has reported it
         return cache.get_cache_bundle(record.pk).nb
