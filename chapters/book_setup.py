@@ -3,7 +3,7 @@
 # notebook, so a chapter opened in Colab runs with nothing of this repository.
 # It: turns DeprecationWarnings into errors (current JAX APIs only), makes
 # tracebacks short and free of machine paths, provides `glue` (myst-nb in the
-# book, a plain display elsewhere), sets figure defaults, defines `measure`
+# book, a plain display elsewhere), sets figure defaults, defines `measure` and `compare`
 # (the book's one timing convention) and shows where the page was executed.
 import datetime as _dt
 import os as _os
@@ -154,6 +154,37 @@ class Timing:
         return {"text/plain": "timing: " + str(self)}, {self.KEY: self.record()}
 
 
+# The clock of `measure` and `compare` (the tests replace it with a fake one).
+_clock = _time.perf_counter
+
+
+def _runner(fn, args=(), kwargs=None):
+    """run(calls): the seconds `calls` calls of fn take, waiting for every result
+    (jax.block_until_ready), so the time is the work and not just the dispatch."""
+    kwargs = kwargs or {}
+
+    def run(calls):
+        start = _clock()
+        for _ in range(calls):
+            jax.block_until_ready(fn(*args, **kwargs))
+        return _clock() - start
+
+    return run
+
+
+def _calls_per_repeat(run, min_repeat_s, max_calls):
+    """(calls, seconds of the last try): enough calls to last at least min_repeat_s,
+    judged from the fastest of three warm calls, so that one slow call (a busy
+    machine) does not leave one-call repeats."""
+    calls, elapsed = 1, run(1)
+    if elapsed < min_repeat_s:
+        elapsed = min(elapsed, run(1), run(1))
+    while elapsed < min_repeat_s and calls < max_calls:
+        calls = min(max_calls, calls * max(2, int(min_repeat_s / max(elapsed, 1e-9) * 1.2)))
+        elapsed = run(calls)
+    return calls, elapsed
+
+
 def measure(
     fn, *args, label, repeat=7, min_repeat_s=0.05, max_calls=10_000, device=None, show=True, **kwargs
 ):
@@ -165,28 +196,150 @@ def measure(
     the time is the work done and not just the dispatch. Reports the median
     per call and the interquartile range, with the device and JAX version.
     `device` overrides the device name (e.g. for NumPy code on the host CPU).
+    To compare two functions, use `compare`, not two calls of `measure`.
     """
-
-    def run(calls):
-        start = _time.perf_counter()
-        for _ in range(calls):
-            jax.block_until_ready(fn(*args, **kwargs))
-        return _time.perf_counter() - start
-
+    run = _runner(fn, args, kwargs)
     first = run(1)
-    calls, elapsed = 1, run(1)
-    if elapsed < min_repeat_s:
-        # how many calls make a repeat: from the fastest of three warm calls, so
-        # that one slow call (a busy machine) does not leave one-call repeats
-        elapsed = min(elapsed, run(1), run(1))
-    while elapsed < min_repeat_s and calls < max_calls:
-        calls = min(max_calls, calls * max(2, int(min_repeat_s / max(elapsed, 1e-9) * 1.2)))
-        elapsed = run(calls)
+    calls, elapsed = _calls_per_repeat(run, min_repeat_s, max_calls)
     times = [elapsed / calls] + [run(calls) / calls for _ in range(repeat - 1)]
     timing = Timing(label, first, times, calls, device or device_name())
     if show:
         _display(timing)
     return timing
+
+
+def fmt_ratio(ratio):
+    """A ratio with at least two significant digits, rounded half up: 1.045 -> '1.05',
+    0.8 -> '0.80', 12.34 -> '12.3', 1234.5 -> '1235'."""
+    import decimal
+
+    places = "0.01" if ratio < 10 else "0.1" if ratio < 100 else "1"
+    value = decimal.Decimal(repr(float(ratio))).quantize(decimal.Decimal(places), decimal.ROUND_HALF_UP)
+    return str(value)
+
+
+def _median_interval(values, confidence):
+    """Distribution-free interval for the median from order statistics: the k-th
+    smallest and k-th largest of n values cover the median with probability
+    1 - 2 P(Binomial(n, 1/2) < k). Returns (low, high, its coverage)."""
+    import math
+
+    xs, n = sorted(values), len(values)
+    below = 0.0  # P(B < k), for the k tried next
+    k, coverage = 1, 1.0
+    for j in range(1, n // 2 + 1):
+        below += math.comb(n, j - 1) / 2**n
+        if 1 - 2 * below < confidence:
+            break
+        k, coverage = j, 1 - 2 * below
+    return xs[k - 1], xs[n - k], coverage
+
+
+class Comparison:
+    """Two functions timed with their repeats interleaved (`compare`): the ratio of
+    their median times per call, an interval for it, and the words that say only
+    what the interval resolves."""
+
+    KEY = "jaxbook_comparison"  # output-metadata key the Timings page collects
+
+    def __init__(self, a, b, per, margin, confidence):
+        self.a, self.b, self.margin = a, b, margin
+        scale = per[1] / per[0]  # compare per unit of work (per[i] units per call)
+        self.ratio = a.median_s / b.median_s * scale
+        low, high, self.coverage = _median_interval(
+            [ta / tb * scale for ta, tb in zip(a.times, b.times, strict=True)], confidence
+        )
+        # the interval always holds the estimate (it is of the paired ratios' median)
+        self.low, self.high = min(low, self.ratio), max(high, self.ratio)
+        if self.low > 1 + margin:
+            self.verdict, self.factor = "slower", self.ratio
+            bounds = (self.low, self.high)
+        elif self.high < 1 / (1 + margin):
+            self.verdict, self.factor = "faster", 1 / self.ratio
+            bounds = (1 / self.high, 1 / self.low)
+        else:
+            self.verdict, self.factor = "not resolved", None
+        if self.factor is None:
+            span = f"{fmt_ratio(self.low)}× and {fmt_ratio(self.high)}×"
+            self.short = f"not resolved (between {span})"
+            self.words = f"neither resolvably faster nor slower (time ratio between {span}) than"
+        else:
+            interval = f"{fmt_ratio(bounds[0])}–{fmt_ratio(bounds[1])}×"
+            self.short = f"{fmt_ratio(self.factor)}× {self.verdict}"
+            self.words = f"{self.short} (interval {interval}) than"
+
+    def record(self):
+        return {
+            "label_a": self.a.label,
+            "label_b": self.b.label,
+            "ratio": self.ratio,
+            "low": self.low,
+            "high": self.high,
+            "coverage": self.coverage,
+            "margin": self.margin,
+            "verdict": self.verdict,
+            "words": self.words,
+            "rounds": len(self.a.times),
+            "device": self.a.device,
+            "backend": jax.default_backend(),
+            "jax_version": jax.__version__,
+        }
+
+    def __str__(self):
+        return (
+            f"{self.a.label}  vs  {self.b.label}\n"
+            f"  {self.a.label}: {self.words} {self.b.label}\n"
+            f"  (ratio of medians {fmt_ratio(self.ratio)}; {self.coverage:.0%} interval from "
+            f"{len(self.a.times)} interleaved rounds; resolved only beyond {self.margin:.0%})"
+        )
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/plain": "comparison: " + str(self)}, {self.KEY: self.record()}
+
+
+def compare(
+    a,
+    b,
+    *,
+    labels,
+    rounds=9,
+    min_repeat_s=0.03,
+    max_calls=10_000,
+    per=(1, 1),
+    margin=0.05,
+    confidence=0.95,
+    devices=(None, None),
+    show=True,
+):
+    """Time two zero-argument callables against each other, the book's way.
+
+    Both are warmed up the same way (first call timed on its own, then the calls
+    per repeat chosen as in `measure`); then `rounds` rounds each time one repeat
+    of A and one of B, alternating which goes first (A B, B A, ...), so that a
+    change in the machine's load hits both. The result's `ratio` is median(A) /
+    median(B) per call (per unit of work when `per` gives each call's units), with
+    a distribution-free interval for the median of the paired ratios (order
+    statistics, coverage >= `confidence`). `verdict` says "faster" or "slower"
+    (A relative to B) only when the whole interval clears 1 by `margin`, and
+    "not resolved" otherwise; `words` is the glue-ready phrase, e.g.
+    "2.30× faster (interval 2.10–2.50×) than". Shows both timings and the
+    comparison; `.a` and `.b` are the two `Timing`s.
+    """
+    runs = [_runner(a), _runner(b)]
+    firsts = [run(1) for run in runs]
+    plan = [_calls_per_repeat(run, min_repeat_s, max_calls)[0] for run in runs]
+    times = ([], [])
+    for r in range(rounds):
+        order = (0, 1) if r % 2 == 0 else (1, 0)
+        for i in order:
+            times[i].append(runs[i](plan[i]) / plan[i])
+    ta, tb = (Timing(labels[i], firsts[i], times[i], plan[i], devices[i] or device_name()) for i in (0, 1))
+    result = Comparison(ta, tb, per, margin, confidence)
+    if show:
+        _display(ta)
+        _display(tb)
+        _display(result)
+    return result
 
 
 class Executed:

@@ -33,6 +33,7 @@ GLUE_MIME = "application/papermill.record/"
 # Output metadata written by the setup cell (chapters/book_setup.py).
 EXECUTED_KEY = "jaxbook_executed"  # {"device", "backend", "jax_version", "date"}
 TIMING_KEY = "jaxbook_timing"  # one record of `measure`
+COMPARISON_KEY = "jaxbook_comparison"  # one record of `compare`
 TIMINGS_FORMAT = "jaxbook-timings/1"
 BACKENDS = ("cpu", "cuda12")  # what `make html JAX_BACKEND=...` accepts
 
@@ -247,6 +248,7 @@ def _from_setup(name: str):
 
 
 _fmt_seconds = _from_setup("fmt_seconds")
+_fmt_ratio = _from_setup("fmt_ratio")
 
 
 def fmt_seconds(seconds: float | None) -> str:
@@ -255,7 +257,8 @@ def fmt_seconds(seconds: float | None) -> str:
 
 
 def fmt_ratio(ratio: float | None) -> str:
-    return "—" if ratio is None else f"{ratio:.3g}×"
+    """`compare`'s own formatting: '1.05×', '12.3×' ('—' for no value)."""
+    return "—" if ratio is None else f"{_fmt_ratio(ratio)}×"
 
 
 def _outputs(nb: Any) -> Iterable[tuple[int, dict]]:
@@ -269,19 +272,20 @@ def _outputs(nb: Any) -> Iterable[tuple[int, dict]]:
             yield number, output
 
 
-def records_from_notebook(nb: Any, chapter: str) -> list[dict]:
-    """Every timing record of an executed notebook (nbformat node or plain dict),
-    in order; a record shown twice by one cell (display + result) counts once."""
+def records_from_notebook(nb: Any, chapter: str, key: str = TIMING_KEY) -> list[dict]:
+    """Every record of an executed notebook stored under output-metadata `key`
+    (timings by default, or COMPARISON_KEY), in order; a record shown twice by one
+    cell (display + result) counts once."""
     records: list[dict] = []
     seen: set[tuple[int, str]] = set()
     for cell, output in _outputs(nb):
-        record = (output.get("metadata") or {}).get(TIMING_KEY)
+        record = (output.get("metadata") or {}).get(key)
         if not record:
             continue
         record = json.loads(json.dumps(record))  # a plain dict, detached from the notebook
-        key = (cell, json.dumps(record, sort_keys=True))
-        if key not in seen:
-            seen.add(key)
+        dedup = (cell, json.dumps(record, sort_keys=True))
+        if dedup not in seen:
+            seen.add(dedup)
             records.append({"chapter": chapter, "cell": cell, **record})
     return records
 

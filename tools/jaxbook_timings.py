@@ -41,7 +41,7 @@ from bookfacts import fmt_ratio, fmt_seconds
 
 logger = logging.getLogger(__name__)
 
-PARTS = ("summary", "measurements", "comparison", "chapters")
+PARTS = ("summary", "measurements", "comparisons", "comparison", "chapters")
 JSON_NAME = "timings.json"
 IMAGE_DIR = "_images"
 
@@ -105,6 +105,7 @@ def _collect(app, doctree):
     nb = _executed_notebook(env, docname)
     _store(env)[docname] = {
         "records": bookfacts.records_from_notebook(nb, docname) if nb else [],
+        "comparisons": bookfacts.records_from_notebook(nb, docname, bookfacts.COMPARISON_KEY) if nb else [],
         "executed": bookfacts.execution_info(nb) if nb else None,
     }
 
@@ -149,12 +150,12 @@ def _exec_data(env, docname) -> dict | None:
     return (getattr(env, "nb_metadata", {}) or {}).get(docname, {}).get("exec_data")
 
 
-def gather(env) -> tuple[list[dict], list[dict]]:
-    """(chapters, records) of this build, chapters in reading order."""
+def gather(env) -> tuple[list[dict], list[dict], list[dict]]:
+    """(chapters, records, comparisons) of this build, chapters in reading order."""
     store = _store(env)
     position = {d: i for i, d in enumerate(_toc_order(env))}
     docnames = sorted(store, key=lambda d: (position.get(d, len(position)), d))
-    chapters, records = [], []
+    chapters, records, comparisons = [], [], []
     for docname in docnames:
         entry = store[docname]
         executed = entry["executed"] or {}
@@ -174,7 +175,8 @@ def gather(env) -> tuple[list[dict], list[dict]]:
             }
         )
         records.extend(entry["records"])
-    return chapters, records
+        comparisons.extend(entry.get("comparisons", []))
+    return chapters, records, comparisons
 
 
 def _references(app) -> list[tuple[str, dict]]:
@@ -228,7 +230,7 @@ class _Page:
 
     def __init__(self, app, docname):
         self.app, self.docname = app, docname
-        self.chapters, self.records = gather(app.env)
+        self.chapters, self.records, self.comparisons = gather(app.env)
         self.summary = bookfacts.build_summary(self.chapters, self.records)
         self.backend = self.summary["backend"]
         self.titles = {c["docname"]: c["title"] for c in self.chapters}
@@ -339,6 +341,30 @@ class _Page:
         ]
         out += self.plot_measurements()
         return out
+
+    def part_comparisons(self):
+        if not self.comparisons:
+            return [_para("This build made no comparisons.")]
+        rows = [
+            [
+                self.chapter_cell(c["chapter"]),
+                c["label_a"],
+                c["label_b"],
+                fmt_ratio(c["ratio"]),
+                f"{fmt_ratio(c['low'])} – {fmt_ratio(c['high'])}",
+                c["words"].removesuffix(" than"),
+            ]
+            for c in self.comparisons
+        ]
+        return [
+            _table(
+                "Every comparison of this build",
+                ["Chapter", "A", "B", "A's time ÷ B's", "Interval", "A is"],
+                rows,
+                ["jaxbook-timings-comparisons"],
+                "jaxbook-timings-comparisons-table",
+            )
+        ]
 
     def part_comparison(self):
         comparable = self.comparable()
