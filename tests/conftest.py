@@ -17,7 +17,8 @@ import bookfacts
 
 ROOT = bookfacts.ROOT
 CHAPTERS = bookfacts.chapters(ROOT)
-BUDGET_S = 60.0  # per chapter, on a 2-core CPU
+BUDGET_S = 60.0  # per chapter, on a quiet 2-core CPU like the reference run's
+REFERENCE = ROOT / "timings" / "cpu-reference.json"
 REPORT: list[str] = []  # extra lines for the closing summary (e.g. standalone run times)
 
 
@@ -65,6 +66,25 @@ def book() -> Book:
     return Book(ROOT, ROOT / "_build" / "html")
 
 
+def reference_seconds(path: Path = REFERENCE) -> dict[str, float]:
+    """Each chapter's execution time in the committed CPU reference run."""
+    if not path.exists():
+        return {}
+    chapters = bookfacts.load_timings(path)["chapters"]
+    return {c["docname"]: c["execution_s"] for c in chapters if c.get("execution_s")}
+
+
+def machine_factor(seconds: dict[str, float | None], reference: dict[str, float]) -> float:
+    """How much slower this machine executed the book than the reference run did:
+    the median, over the chapters both executed, of (time here / reference time),
+    and never below 1. A median: one chapter that grew does not move it, a slower
+    or busier machine moves all of them."""
+    import statistics
+
+    ratios = [seconds[d] / reference[d] for d in reference if seconds.get(d)]
+    return max(1.0, statistics.median(ratios)) if ratios else 1.0
+
+
 def text_of(node) -> str:
     return " ".join(node.get_text(" ").split())
 
@@ -73,6 +93,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Report each chapter's execution time (from the execution cache)."""
     if not bookfacts.cache_path(ROOT).exists():
         return
-    terminalreporter.section(f"chapter execution times (budget {BUDGET_S:.0f} s on 2 CPU cores)")
+    seconds = {d: bookfacts.execution_seconds(ROOT, d) for d in CHAPTERS}
+    factor = machine_factor(seconds, reference_seconds())
+    terminalreporter.section(
+        f"chapter execution times (budget {BUDGET_S:.0f} s on a quiet 2-core CPU; "
+        f"this machine ran {factor:.2f}x the reference times, so {BUDGET_S * factor:.0f} s here)"
+    )
     for line in bookfacts.execution_lines(ROOT) + REPORT:
         terminalreporter.write_line(line)

@@ -12,7 +12,7 @@ import re
 import pytest
 
 import bookfacts
-from conftest import BUDGET_S, CHAPTERS, ROOT
+from conftest import BUDGET_S, CHAPTERS, ROOT, machine_factor, reference_seconds
 
 REMOVED_OUTPUT_TAGS = {"remove-output", "remove-cell"}
 # Paths of the machine that built the book must never be shown.
@@ -84,8 +84,33 @@ def test_no_paths_of_the_build_machine(book, docname):
         assert not LEAK.search(text), f"{docname}: {LEAK.search(text).group(0)!r} in {text[:300]!r}"
 
 
-@pytest.mark.parametrize("docname", CHAPTERS)
-def test_chapter_runs_within_budget(book, docname):
-    seconds = book.seconds(docname)
-    assert seconds is not None, f"{docname}: no execution record in the cache"
-    assert seconds <= BUDGET_S, f"{docname}: {seconds:.1f} s > {BUDGET_S} s"
+def budget_problems(seconds: dict, reference: dict, budget_s: float = BUDGET_S) -> list[str]:
+    """Chapters over their budget: `budget_s` on a machine like the reference run's,
+    scaled by how much slower this machine ran the whole book (machine_factor)."""
+    limit = budget_s * machine_factor(seconds, reference)
+    return [
+        f"{d}: {s:.1f} s > {limit:.0f} s ({budget_s:.0f} s scaled to this machine)"
+        for d, s in seconds.items()
+        if s is not None and s > limit
+    ]
+
+
+def test_chapters_run_within_budget(book):
+    seconds = {d: book.seconds(d) for d in CHAPTERS}
+    assert all(s is not None for s in seconds.values()), f"no execution record in the cache: {seconds}"
+    assert budget_problems(seconds, reference_seconds()) == []
+
+
+def test_budget_follows_the_machine_but_catches_a_chapter_that_grew():
+    reference = {"a": 10.0, "b": 20.0, "c": 50.0}
+    # a machine three times slower (or busier): every chapter takes three times as long
+    assert budget_problems({d: 3 * s for d, s in reference.items()}, reference) == []
+    # a chapter that grew on the same machine still fails
+    grown = dict(reference, c=75.0)
+    assert budget_problems(grown, reference) == ["c: 75.0 s > 60 s (60 s scaled to this machine)"]
+    # ... and on a slower machine too
+    assert budget_problems({"a": 20.0, "b": 40.0, "c": 150.0}, reference) != []
+    # a new chapter (no reference yet) is held to the scaled budget as well
+    assert budget_problems(dict(reference, d=61.0), reference) == [
+        "d: 61.0 s > 60 s (60 s scaled to this machine)"
+    ]

@@ -73,10 +73,22 @@ def build(path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(build_command(path), capture_output=True, text=True, timeout=600)
 
 
-def start_build(path: Path) -> subprocess.Popen:
-    """A build in its own process group, as a terminal runs it (Ctrl-C reaches the group)."""
-    return subprocess.Popen(build_command(path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)  # fmt: skip
+def start_build(path: Path, sigint_ignored: bool = False) -> subprocess.Popen:
+    """A build in its own process group, as a terminal runs it (Ctrl-C reaches the
+    group); with `sigint_ignored`, started as a background job of a script, nohup or
+    some CI runners start it: with SIGINT ignored, which its children inherit."""
+
+    def ignore_sigint():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return subprocess.Popen(
+        build_command(path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=ignore_sigint if sigint_ignored else None,
+    )
 
 
 def wait_for(path: Path, timeout: float = 120) -> None:
@@ -169,7 +181,8 @@ def test_ctrl_c_stops_the_build_and_keeps_the_last_good_site(throwaway, tmp_path
     before = good_page.read_text()
     marker = tmp_path / "executing"
     write_chapters(throwaway, {"good": GOOD, "slow": slow(marker)})
-    proc = start_build(throwaway)
+    # started as `make test &` from a script would start it: SIGINT ignored
+    proc = start_build(throwaway, sigint_ignored=True)
     wait_for(marker)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     out, err = proc.communicate(timeout=120)
@@ -178,6 +191,24 @@ def test_ctrl_c_stops_the_build_and_keeps_the_last_good_site(throwaway, tmp_path
     assert "Traceback" not in out + err and "DeadKernelError" not in out + err
     assert good_page.read_text() == before
     assert not (throwaway / "_build" / "html" / "chapters" / "slow.html").exists()
+
+
+def test_a_damaged_cache_entry_is_executed_again(tmp_path):
+    """A killed or disk-full write can leave an executed notebook in the cache that
+    is not JSON: the next build drops that entry, says so, executes that chapter
+    again, and keeps the other chapters' executions."""
+    other = GOOD.replace("# Good", "# Other").replace("40 + 2", "6 * 7")
+    book = make_book(tmp_path, {"good": GOOD, "other": other})
+    assert build(book).returncode == 0
+    executed = sorted((book / "_build" / ".jupyter_cache" / "executed").rglob("*.ipynb"))
+    assert len(executed) == 2
+    damaged = next(p for p in executed if "40 + 2" in p.read_text())
+    damaged.write_text('{"cells": [')  # cut off mid-write
+    result = build(book)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "The execution cache's entry for good.md was damaged (NotJSONError): dropped it" in result.stdout
+    assert "chapters/good.md: Executing" in result.stdout
+    assert "chapters/other.md: Executing" not in result.stdout
 
 
 def test_two_builds_of_one_checkout_take_turns(tmp_path):

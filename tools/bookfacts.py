@@ -186,6 +186,30 @@ def cache_record(book: Path, docname: str):
         return cache, None
 
 
+def drop_damaged_cache_entries(book: Path = ROOT) -> list[str]:
+    """Remove every jupyter-cache entry whose executed notebook cannot be read (a
+    disk-full or killed write leaves a truncated or non-JSON file, and every later
+    build would stop at it); the chapter is then executed again. Returns one line
+    per entry dropped."""
+    from jupyter_cache import get_cache
+
+    if not cache_path(book).is_dir():
+        return []
+    cache = get_cache(str(cache_path(book)))
+    dropped = []
+    for record in cache.list_cache_records():
+        try:
+            cache.get_cache_bundle(record.pk)
+        except Exception as exc:  # any unreadable entry is damaged
+            cache.remove_cache(record.pk)
+            name = Path(record.uri).name if record.uri else f"entry {record.pk}"
+            dropped.append(
+                f"The execution cache's entry for {name} was damaged ({type(exc).__name__}): "
+                "dropped it; that chapter is executed again."
+            )
+    return dropped
+
+
 def execution_seconds(book: Path, docname: str) -> float | None:
     """Execution time of the chapter's current source, from jupyter-cache."""
     _, record = cache_record(book, docname)

@@ -15,6 +15,8 @@
 * On failure names each failing chapter and cell (and says when a cell timed out)
   and exits 1; 2 for a broken table of contents; 130 when interrupted (Ctrl-C).
 * One build at a time per checkout: a second one waits for the first.
+* A damaged entry of the execution cache (an unreadable notebook) is dropped, saying
+  so in one line, and that chapter is executed again.
 * On success prints where to open the site and each chapter's execution time.
 """
 
@@ -215,6 +217,9 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
             print(f"BUILD FAILED: GPU CHECK FAILED: {exc}", file=sys.stderr)
             return 1
     switch_backend(out, backend)
+    damaged = bookfacts.drop_damaged_cache_entries(book)
+    for line in damaged:
+        print(line, flush=True)
 
     # Execution reports of an earlier failed build must never reach the site.
     shutil.rmtree(staged_html / "reports", ignore_errors=True)
@@ -222,7 +227,7 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
     # warned would not warn again: re-read everything (outputs still come from
     # the execution cache) unless the last build succeeded.
     last_ok = staging / "last-build-succeeded"
-    fresh = rebuild_all or not last_ok.exists()
+    fresh = rebuild_all or not last_ok.exists() or bool(damaged)  # re-read to re-execute
     last_ok.unlink(missing_ok=True)
     start = time.perf_counter()
     returncode = run_jupyter_book(book, staging, fresh, backend)
@@ -291,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="re-read every page (outputs still cached)")
     args = parser.parse_args(argv)
     book = args.book.resolve()
+    # Ctrl-C must stop the build even when it was started with SIGINT ignored (a
+    # background job of a non-interactive shell, nohup, some CI runners): Python
+    # then installs no handler of its own and KeyboardInterrupt would never come.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.backend not in bookfacts.BACKENDS:
         parser.error(f"JAX_BACKEND must be one of {', '.join(bookfacts.BACKENDS)}, not {args.backend!r}")
     try:
