@@ -1,0 +1,136 @@
+"""One curriculum (concepts.yml, tools/jaxbook_concepts.py): every concept's home
+exists, its JAX names exist, no chapter uses a concept before its home without
+linking to it, and the Sharp bits page links every pitfall to its home. The order
+check is also run on a seeded violation, to show that it can fail."""
+
+from __future__ import annotations
+
+import importlib
+import posixpath
+from urllib.parse import urlsplit
+
+import pytest
+
+import bookfacts
+import jaxbook_concepts
+from conftest import CHAPTERS, ROOT
+
+DATA = jaxbook_concepts.load(ROOT)
+ORDER = bookfacts.toc_files(ROOT)
+
+
+def visible_code(docname: str) -> str:
+    """The code a reader sees in a chapter: every code cell but the setup cell and
+    the cells the page removes (solutions, collapsed, are seen)."""
+    nb = bookfacts.read_notebook(bookfacts.source_path(ROOT, docname))
+    cells = [c for c in nb.cells if c.cell_type == "code"][1:]
+    return "\n".join(c.source for c in cells if not bookfacts.tags(c) & {"remove-cell", "remove-input"})
+
+
+def links_of(book, docname: str) -> set[tuple[str, str]]:
+    """(page, anchor) of every link in the chapter's prose."""
+    found = set()
+    article = book.page(docname).select_one("article") or book.page(docname)
+    for a in article.select("a[href]"):
+        href = urlsplit(a["href"])
+        if href.scheme or not href.path.endswith(".html"):
+            continue
+        page = posixpath.normpath(posixpath.join(posixpath.dirname(docname), href.path)).removesuffix(".html")
+        found.add((page, href.fragment))
+    return found
+
+
+def test_the_map_is_well_formed():
+    ids = [c["id"] for c in DATA["concepts"]]
+    assert len(ids) == len(set(ids)), "concept ids must be unique"
+    homes = [c["home"] for c in DATA["concepts"]]
+    assert len(homes) == len(set(homes)), "two concepts share one home section"
+    names = [n for c in DATA["concepts"] for n in c["names"]]
+    assert len(names) == len(set(names)), "a JAX name belongs to one concept"
+    assert DATA["first_look"] in ORDER
+    for concept in DATA["concepts"]:
+        assert concept["page"] in ORDER and concept["anchor"], concept["home"]
+
+
+def test_every_name_exists_in_this_jax():
+    def resolve(name):
+        parts = name.split(".")
+        for i in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+            except ImportError:
+                continue
+            for part in parts[i:]:
+                obj = getattr(obj, part)
+            return obj
+        raise ImportError(name)
+
+    missing = []
+    for concept in DATA["concepts"]:
+        for name in concept["names"]:
+            try:
+                resolve(name)
+            except (ImportError, AttributeError):
+                missing.append(name)
+    assert missing == []
+
+
+def test_every_home_exists(book):
+    missing = []
+    for concept in DATA["concepts"]:
+        page = book.page(concept["page"])
+        if page.find(id=concept["anchor"]) is None:
+            missing.append(concept["home"])
+    assert missing == [], "homes without their section (renamed heading?): " + ", ".join(missing)
+
+
+def test_no_chapter_uses_a_concept_before_its_home_without_linking_to_it(book):
+    code = {d: visible_code(d) for d in CHAPTERS}
+    links = {d: links_of(book, d) for d in CHAPTERS}
+    assert jaxbook_concepts.order_problems(ORDER, code, links, DATA) == []
+
+
+def test_the_order_check_fails_on_a_seeded_violation():
+    data = {
+        "first_look": "look",
+        "concepts": [
+            {"id": "loops", "home": "jit#loops", "page": "jit", "anchor": "loops", "names": ["jax.lax.scan"]},
+            {"id": "jit", "home": "jit#top", "page": "jit", "anchor": "top", "names": ["jax.jit"], "first_look": True},
+            {"id": "at", "home": "arrays#imm", "page": "arrays", "anchor": "imm", "names": [], "patterns": [r"\.at\["]},
+        ],
+    }  # fmt: skip
+    order = ["arrays", "look", "kmeans", "jit"]
+    code = {
+        "arrays": "y = jax.jit(f)(x)",  # jit before the first look: needs a link
+        "look": "jax.jit(g)",
+        "kmeans": "out = lax.scan(step, c, xs)\nfast = jax.jit(h)\nz = x.at[0].set(1)",
+    }
+    problems = jaxbook_concepts.order_problems(order, code, {}, data)
+    assert problems == [
+        "kmeans uses jax.lax.scan before its home jit#loops and does not link to it in its prose",
+        "arrays uses jax.jit before its home jit#top and does not link to it in its prose",
+    ]
+    # a link to the home section satisfies it; a link to the page without the section does not
+    links = {"kmeans": {("jit", "loops")}, "arrays": {("jit", "")}}
+    assert jaxbook_concepts.order_problems(order, code, links, data) == problems[1:]
+    # `lax.scan` inside another name is not a use
+    assert jaxbook_concepts.uses("my_lax.scanner = 1", data["concepts"][0]) is None
+
+
+@pytest.fixture(scope="module")
+def sharp_bits(book):
+    return book.page("sharp-bits")
+
+
+def test_sharp_bits_page_links_every_pitfall_to_its_home(book, sharp_bits):
+    pitfalls = [c for c in DATA["concepts"] if c.get("pitfall")]
+    links = [a for a in sharp_bits.select("article a[href]") if "See it run" in a.get_text()]
+    assert len(links) == len(pitfalls)
+    # grouped by the chapter of the home, in reading order; the map's order within one
+    expected = sorted(pitfalls, key=lambda c: ORDER.index(c["page"]))
+    for a, concept in zip(links, expected, strict=True):
+        href = urlsplit(a["href"])
+        page = posixpath.normpath(href.path).removesuffix(".html")
+        assert (page, href.fragment) == (concept["page"], concept["anchor"]), a["href"]
+        assert book.page(page).find(id=href.fragment) is not None, a["href"]
+    assert "`" not in sharp_bits.select_one("article").get_text()  # inline code rendered, not raw MyST
