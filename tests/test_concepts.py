@@ -27,8 +27,22 @@ def visible_code(docname: str) -> str:
     return "\n".join(c.source for c in cells if not bookfacts.tags(c) & {"remove-cell", "remove-input"})
 
 
+def section_ids(book, page: str, fragment: str) -> set[str]:
+    """Every id of the section a link's fragment points into: the section's own and
+    those of the labels above its heading (Sphinx writes them as spans in it)."""
+    element = book.page(page).find(id=fragment) if fragment else None
+    if element is None:
+        return {fragment}
+    section = element if element.name == "section" else element.find_parent("section")
+    if section is None:
+        return {fragment}
+    spans = section.find_all("span", id=True, recursive=False)
+    return {section.get("id"), fragment, *(span["id"] for span in spans)}
+
+
 def links_of(book, docname: str) -> set[tuple[str, str]]:
-    """(page, anchor) of every link in the chapter's prose."""
+    """(page, section id) of every link in the chapter's prose: a link to a label
+    counts for every id of the section it names."""
     found = set()
     article = book.page(docname).select_one("article") or book.page(docname)
     for a in article.select("a[href]"):
@@ -36,7 +50,7 @@ def links_of(book, docname: str) -> set[tuple[str, str]]:
         if href.scheme or not href.path.endswith(".html"):
             continue
         page = posixpath.normpath(posixpath.join(posixpath.dirname(docname), href.path)).removesuffix(".html")
-        found.add((page, href.fragment))
+        found.update((page, i) for i in section_ids(book, page, href.fragment))
     return found
 
 
