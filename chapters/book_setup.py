@@ -210,12 +210,20 @@ def measure(
 
 def fmt_ratio(ratio):
     """A ratio with at least two significant digits, rounded half up: 1.045 -> '1.05',
-    0.8 -> '0.80', 12.34 -> '12.3', 1234.5 -> '1235'."""
+    0.8 -> '0.80', 0.00423 -> '0.0042', 12.34 -> '12.3', 1234.5 -> '1235'."""
     import decimal
+    import math
 
-    places = "0.01" if ratio < 10 else "0.1" if ratio < 100 else "1"
+    if ratio >= 100:
+        places = "1"
+    elif ratio >= 10:
+        places = "0.1"
+    elif ratio >= 0.1 or ratio <= 0:
+        places = "0.01"
+    else:  # two significant digits
+        places = f"1e{math.floor(math.log10(ratio)) - 1}"
     value = decimal.Decimal(repr(float(ratio))).quantize(decimal.Decimal(places), decimal.ROUND_HALF_UP)
-    return str(value)
+    return f"{value:f}"
 
 
 def _median_interval(values, confidence):
@@ -340,6 +348,161 @@ def compare(
         _display(tb)
         _display(result)
     return result
+
+
+# --- Checked exercises --------------------------------------------------------------
+# A check cell under an exercise calls one of these on the reader's answer and shows a
+# verdict without showing the solution; `verify_check` (hidden) proves, when the book
+# is built, that each check passes the solution and fails plausible wrong answers.
+
+_NOT_ANSWERED = (
+    "Not answered yet: write your answer in the cell above (replace the `...`), run it, "
+    "then run this check. (On the website nothing runs: open the chapter in Colab, or "
+    "download it as a notebook.)"
+)
+
+
+class Verdict:
+    """The outcome of a check: `ok`, and the one message a reader sees."""
+
+    KEY = "jaxbook_check"
+
+    def __init__(self, ok, message):
+        self.ok, self.message = ok, message
+
+    def __bool__(self):
+        return self.ok
+
+    def __repr__(self):
+        return self.message if self.ok or self.message == _NOT_ANSWERED else f"Not yet: {self.message}"
+
+
+def _answered(answer):
+    return answer is not Ellipsis and answer is not None
+
+
+def _compare_arrays(got, want, rtol, atol, what):
+    """None when `got` matches `want` (shape, dtype kind, values), else why not."""
+    import numpy as _np
+
+    try:
+        got_a = _np.asarray(got)
+    except Exception as err:  # not convertible to an array
+        return f"{what} is a {type(got).__name__}, not an array ({type(err).__name__})"
+    want_a = _np.asarray(want)
+    if got_a.shape != want_a.shape:
+        return f"{what} has shape {got_a.shape}; expected shape {want_a.shape} (dtype {want_a.dtype})"
+    if got_a.dtype.kind != want_a.dtype.kind and not (
+        got_a.dtype.kind in "iu" and want_a.dtype.kind in "iu"
+    ):
+        return f"{what} has dtype {got_a.dtype}; expected {want_a.dtype}"
+    if want_a.dtype.kind in "biuU":
+        wrong = _np.argwhere(got_a != want_a)
+        if len(wrong):
+            at = tuple(int(i) for i in wrong[0])
+            return (
+                f"{what} differs in {len(wrong)} of {want_a.size} entries; the first at index {at}: "
+                f"{got_a[at].item()!r} instead of {want_a[at].item()!r}"
+            )
+        return None
+    got_f, want_f = got_a.astype(float), want_a.astype(float)
+    if not _np.array_equal(_np.isnan(got_f), _np.isnan(want_f)):
+        return f"{what} has NaN where the expected value has none (or the other way round)"
+    err = _np.where(_np.isnan(want_f), 0.0, _np.abs(got_f - want_f))
+    tol = atol + rtol * _np.abs(_np.nan_to_num(want_f))
+    if _np.any(err > tol):
+        at = _np.unravel_index(_np.argmax(err - tol), err.shape) if err.ndim else ()
+        at_text = f" at index {tuple(int(i) for i in at)}" if at else ""
+        return (
+            f"{what} is off by {float(err[at]):.3g}{at_text} (got {float(got_f[at]):.6g}, expected "
+            f"{float(want_f[at]):.6g}); the tolerance there is {float(tol[at]):.3g}"
+        )
+    return None
+
+
+def check_array(answer, expected, *, name="your answer", rtol=1e-5, atol=1e-6):
+    """Check an array (or number) answer against the expected value: shape, dtype
+    kind and values within rtol/atol; the message says what differs and where."""
+    if not _answered(answer):
+        return Verdict(False, _NOT_ANSWERED)
+    problem = _compare_arrays(answer, expected, rtol, atol, name)
+    if problem:
+        return Verdict(False, problem)
+    return Verdict(True, f"Correct: {name} matches the expected values.")
+
+
+def check_function(fn, reference, cases, *, name="your function", jittable=False, rtol=1e-5, atol=1e-6):
+    """Check a function answer on each case (a tuple of arguments) against
+    `reference`; with `jittable`, it must also work under `jax.jit` (the first
+    argument traced, the others as given)."""
+    if not _answered(fn):
+        return Verdict(False, _NOT_ANSWERED)
+    if not callable(fn):
+        return Verdict(False, f"{name} is a {type(fn).__name__}, not a function")
+    for args in cases:
+        shown = ", ".join(_short(a) for a in args)
+        try:
+            got = fn(*args)
+        except Exception as err:
+            return Verdict(False, f"{name}({shown}) raised {type(err).__name__}: {_first_line(err)}")
+        problem = _compare_arrays(got, reference(*args), rtol, atol, f"{name}({shown})")
+        if problem:
+            return Verdict(False, problem)
+        if jittable:
+            try:
+                jax.block_until_ready(jax.jit(fn)(*args))
+            except Exception as err:
+                return Verdict(False, f"not jittable: {type(err).__name__}: {_first_line(err)}")
+    extra = " and under jax.jit" if jittable else ""
+    return Verdict(True, f"Correct: {name} gives the expected result on {len(cases)} inputs{extra}.")
+
+
+def check_prediction(predicted, actual, *, explain=""):
+    """'Predict, then run': compare the reader's prediction with what JAX computed,
+    and say why when they differ."""
+    if not _answered(predicted):
+        return Verdict(False, _NOT_ANSWERED)
+    if _compare_arrays(predicted, actual, 0.0, 0.0, "prediction") is None:
+        return Verdict(True, f"Correct: JAX computes {_short(actual)}, as you predicted.")
+    return Verdict(False, f"JAX computes {_short(actual)}, not {_short(predicted)}. {explain}".strip())
+
+
+def _first_line(err):
+    return (str(err).strip().splitlines() or [""])[0][:200]
+
+
+def _short(value):
+    text = repr(value) if not hasattr(value, "shape") else f"array of shape {tuple(value.shape)}"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _CheckRecord:
+    """What `verify_check` proved, shown as one line and recorded in the output."""
+
+    def __init__(self, record):
+        self.record = record
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        wrong = "; ".join(f"{w['label']} -> {w['message']}" for w in self.record["wrong"])
+        text = f"check of {self.record['exercise']}: passes the solution; rejects {wrong}"
+        return {"text/plain": text}, {Verdict.KEY: self.record}
+
+
+def verify_check(check, *, exercise, right, wrong):
+    """Prove a check: it must pass `right` (the solution's answer) and fail every
+    answer in `wrong` ({description: answer}, at least one). An AssertionError names
+    the exercise, so a check that passes a wrong answer fails the build."""
+    verdict = check(right)
+    assert verdict.ok, f"{exercise}: the check rejects the solution: {verdict.message}"
+    assert wrong, f"{exercise}: give at least one wrong answer the check must reject"
+    rejected = []
+    for label, answer in wrong.items():
+        verdict = check(answer)
+        assert not verdict.ok, f"{exercise}: the check accepts a wrong answer ({label})"
+        rejected.append({"label": label, "message": verdict.message})
+    unanswered = check(...)
+    assert not unanswered.ok, f"{exercise}: the check accepts an empty answer"
+    _display(_CheckRecord({"exercise": exercise, "right": "passes", "wrong": rejected}))
 
 
 class Executed:

@@ -73,7 +73,7 @@ results = {
     "within_margin": run((1.03e-3, 0.0), (1.0e-3, 0.0)),
     "per_unit": run((1e-3, 0.0), (1e-3, 0.0), per=(1, 4)),
     "drift": run((1e-3, 0.02, step), (1e-3, 0.02, step)),
-    "fmt": [ns["fmt_ratio"](x) for x in (1.045, 0.8, 2.0, 12.34, 1234.5)],
+    "fmt": [ns["fmt_ratio"](x) for x in (1.045, 0.8, 2.0, 12.34, 1234.5, 0.00423)],
     "interval9": list(ns["_median_interval"](list(range(9)), 0.95)),
     "interval20": list(ns["_median_interval"](list(range(20)), 0.95)),
 }
@@ -133,7 +133,7 @@ def test_a_difference_inside_the_margin_is_not_resolved(probe):
 
 
 def test_ratios_print_with_two_decimals_never_one_times(probe):
-    assert probe["fmt"] == ["1.05", "0.80", "2.00", "12.3", "1235"]
+    assert probe["fmt"] == ["1.05", "0.80", "2.00", "12.3", "1235", "0.0042"]
     close = probe["close"]  # 1.045 times the time, no noise
     assert close["verdict"] == "not resolved"  # 4.5 % is inside the 5 % margin
     assert "1.04×" in close["words"] or "1.05×" in close["words"]

@@ -469,5 +469,35 @@ def unexecuted_problems(nb) -> list[str]:
     ]
 
 
+CHECK_CELL = "# Check your answer"  # the first line of an exercise's check cell
+CHECK_KEY = "jaxbook_check"  # what verify_check (chapters/book_setup.py) proved
+
+
+def check_problems(nb) -> list[str]:
+    """Every check cell defines one check_... function, which a later cell proves
+    with verify_check (it passes the solution and fails wrong answers)."""
+    import re
+
+    problems = []
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    for i, cell in enumerate(cells, start=1):
+        if not cell["source"].startswith(CHECK_CELL):
+            continue
+        names = re.findall(r"^def (check_\w+)\(", cell["source"], re.M)
+        if len(names) != 1:
+            problems.append(f"code cell {i} is a check cell but defines {len(names)} check_ functions, not 1")
+            continue
+        proved = any(
+            f"verify_check({names[0]}," in later["source"]
+            and any(CHECK_KEY in (o.get("metadata") or {}) for o in later.get("outputs", []))
+            for later in cells[i:]
+        )
+        if not proved:
+            problems.append(
+                f"code cell {i}: {names[0]} is never proved by a later verify_check({names[0]}, ...)"
+            )
+    return problems
+
+
 def notebook_problems(nb) -> list[str]:
-    return error_problems(nb) + stderr_problems(nb) + unexecuted_problems(nb)
+    return error_problems(nb) + stderr_problems(nb) + unexecuted_problems(nb) + check_problems(nb)

@@ -57,6 +57,7 @@ TITLES = {
     "hide-cell": "Solution",
     "remove-cell": "Hidden in the book: checks of the text's claims and the values it quotes",
     "remove-input": "Code that the book shows only by its output",
+    "check": "Check your answer: run this after your answer above",
 }
 
 
@@ -244,11 +245,14 @@ def code_cell(source_cell, executed_cell, setup: bool):
     title = next((TITLES[t] for t in ("hide-cell", "remove-cell", "remove-input") if t in tags), None)
     if setup:
         title = TITLES["setup"]
+    if source_cell.source.startswith(bookfacts.CHECK_CELL):
+        title = TITLES["check"]
     if "raises-exception" in tags:
         # Colab ignores tags and would stop "Run all" here; the magic checks the class.
         cell.source = f"%%expect_exception {source_cell.metadata['raises']}\n{cell.source}"
     elif title:
         body = re.sub(r"\A# Solution[^\n]*\n", "", cell.source) if "hide-cell" in tags else cell.source
+        body = re.sub(rf"\A{bookfacts.CHECK_CELL}[^\n]*\n", "", body)
         cell.source = f"# @title {title}\n{body}"
         cell.metadata["cellView"] = "form"
     return cell
