@@ -114,7 +114,7 @@ def test_an_unchanged_build_reports_no_drift_and_touches_nothing(drift_book):
 def test_a_changed_build_reports_every_change(drift_book, tmp_path):
     pinned = tree_digest(drift_book / "_build" / ".jupyter_cache")
     outputs = tmp_path / "github_output"
-    result = run_drift(drift_book, "changed", "--env", "JAXBOOK_TEST_DRIFT=1")
+    result = run_drift(drift_book, "changed", "--no-html", "--env", "JAXBOOK_TEST_DRIFT=1")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     folder = drift_book / "_build" / "drift" / "changed"
     report = (folder / "report.md").read_text()

@@ -26,6 +26,7 @@ from timings, beyond TIMING_FACTOR), measurements whose median moved by more tha
 TIMING_FACTOR against the pinned build, Sphinx warnings, and a short diff of every
 cell output that differs. How to read it: MAINTAINING.md, "Drift watch".
 
+`--no-html` only executes the chapters (no site, no Sphinx warnings; quicker).
 `--python` builds with an existing interpreter instead of a new environment (the
 tests use it with `--env NAME=VALUE` to play the part of a JAX change);
 `--report-only` writes the report again from the last drift build. In a GitHub
@@ -68,6 +69,8 @@ TIMING_CODE = re.compile(r"\b(measure|perf_counter|monotonic|median_s|first_s|q2
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 WARNING_LINE = re.compile(r"^(?:(?P<file>\S+?):(?P<line>\d+): )?(?P<category>\w*Warning): (?P<message>.*)$")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+SITE_MARKER = "--- the site, from these executions (jupyter-book) ---"
+FATAL = re.compile(r"^(F\d{4} |Fatal Python error|Segmentation fault|terminate called)")
 SPHINX_WARNING = re.compile(
     r"^(?P<where>\S*?):?(?P<line>\d+)?:? ?(?P<kind>WARNING|ERROR|CRITICAL): (?P<msg>.*)$"
 )
@@ -178,23 +181,85 @@ def copy_book(book: Path, dest: Path) -> None:
     (dest / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 
-def run_build(python: Path, copy: Path, log: Path, extra_env: dict[str, str]) -> tuple[int, float]:
-    """jupyter-book, not strict: warnings are collected from the log, not fatal."""
-    jb = python.with_name("jupyter-book")
+def reports_path(copy: Path) -> Path:
+    """Where the drift build says why a chapter could not be executed to its end."""
+    return copy / "_build" / "reports"
+
+
+def run_build(
+    python: Path, copy: Path, log: Path, extra_env: dict[str, str], html: bool = True
+) -> tuple[int, float]:
+    """Execute every chapter in the drift environment (execute_chapters: one chapter
+    whose kernel dies or times out does not stop the others), then, with `html`, build
+    the site from those executions with jupyter-book, not strict (its warnings are
+    collected from the log), executing nothing again."""
     env = dict(os.environ, JAXBOOK_BUILD="1", JAX_PLATFORMS="cpu", **extra_env)
     env.pop("VIRTUAL_ENV", None)
     env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
     start = time.perf_counter()
     with open(log, "w") as out:
-        proc = subprocess.run(
-            [str(jb), "build", str(copy), "--path-output", str(copy), "--keep-going"],
-            cwd=copy,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        command = [str(python), str(copy / "tools" / "drift.py"), "--execute-chapters", "--book", str(copy)]
+        proc = subprocess.run(command, cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        if proc.returncode == 0 and html:
+            failed = sorted(reports_path(copy).rglob("*.err.log")) if reports_path(copy).exists() else []
+            config = yaml.safe_load((copy / "_config.yml").read_text())
+            config["execute"]["exclude_patterns"] = [
+                str(
+                    bookfacts.source_path(
+                        copy, f.relative_to(reports_path(copy)).as_posix()[: -len(".err.log")]
+                    )
+                )
+                for f in failed
+            ]  # shown without outputs: executing them again would fail again
+            (copy / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+            out.write(f"\n{SITE_MARKER}\n")
+            out.flush()
+            command = [str(python.with_name("jupyter-book")), "build", str(copy), "--path-output", str(copy)]
+            proc = subprocess.run([*command, "--keep-going"], cwd=copy, env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, text=True)  # fmt: skip
     return proc.returncode, time.perf_counter() - start
+
+
+def execute_chapters(book: Path) -> int:
+    """Execute every chapter into the book's execution cache as myst-nb's cache mode
+    does (in a temporary folder, errors allowed, the book's cell timeout); a chapter
+    that cannot be executed to its end (its kernel died, a cell timed out) gets a
+    report in reports_path() and the next chapter is executed. Runs in the drift
+    environment (`--execute-chapters`), whose kernel it starts."""
+    import tempfile
+    import traceback
+
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    timeout = (yaml.safe_load((book / "_config.yml").read_text()).get("execute") or {}).get("timeout")
+    cache = get_cache(str(bookfacts.cache_path(book)))
+    shutil.rmtree(reports_path(book), ignore_errors=True)
+    for docname in bookfacts.chapters(book):
+        source = bookfacts.source_path(book, docname)
+        nb = bookfacts.read_notebook(source)
+        print(f"{source}: executing", flush=True)
+        error = None
+        try:
+            with tempfile.TemporaryDirectory() as cwd:
+                result = single_nb_execution(
+                    nb, cwd=cwd, allow_errors=True, timeout=timeout, meta_override=True
+                )
+            if result.err is not None:
+                error = f"{result.exc_string}\n{type(result.err).__name__}: {result.err}"
+        except Exception as err:  # e.g. DeadKernelError: the kernel crashed
+            error = f"{traceback.format_exc()}\n{type(err).__name__}: {err}"
+        if error is not None:
+            report = reports_path(book) / f"{docname}.err.log"
+            report.parent.mkdir(parents=True, exist_ok=True)
+            report.write_text(error)
+            print(f"{source}: could not be executed to its end: {error.strip().splitlines()[-1]}", flush=True)
+            continue
+        bundle = CacheBundleIn(nb, str(source), data={"execution_seconds": result.time})
+        cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+        print(f"{source}: executed in {result.time:.1f} s", flush=True)
+    return 0
 
 
 # --- comparing two builds -------------------------------------------------------------
@@ -515,11 +580,20 @@ class Comparison:
 def compare(pinned_book: Path, drift_book: Path, log: Path, label: str, packages: list[str],
             build_seconds: float | None) -> Comparison:  # fmt: skip
     failures = {}
-    reports = drift_book / "_build" / "html" / "reports"
+    reports = reports_path(drift_book)
+    log_text = ANSI.sub("", log.read_text(errors="replace")) if log.exists() else ""
     for report in sorted(reports.rglob("*.err.log")) if reports.exists() else []:
         docname = report.relative_to(reports).as_posix().removesuffix(".err.log")
         failures[docname] = build.describe_failure(drift_book, reports, report).split(": ", 1)[-1]
-    warnings = sphinx_warnings(log.read_text(errors="replace") if log.exists() else "", drift_book)
+        # what the kernel said as it died (e.g. an XLA fatal error), from the log
+        source = bookfacts.source_path(drift_book, docname)
+        part = log_text.split(f"{source}: executing", 1)[-1].split(": executing", 1)[0]
+        fatal = [line for line in part.splitlines() if FATAL.match(line)]
+        if fatal:
+            failures[docname] += f"; the kernel's last words: `{short(fatal[-1])}`"
+    warnings = sphinx_warnings(
+        log_text.split(SITE_MARKER, 1)[1] if SITE_MARKER in log_text else "", drift_book
+    )
     chapters = []
     for docname in bookfacts.chapters(drift_book):
         chapter = compare_chapter(pinned_book, drift_book, docname, failures.get(docname))
@@ -582,7 +656,11 @@ def render(cmp: Comparison, root: Path) -> str:
     out += [
         f"- Drift build: JAX {cmp.drift_jax}, executed on {info.get('device', '?')} on {info.get('date', '?')}"
         + (f" in {cmp.build_seconds:.0f} s" if cmp.build_seconds else "")
-        + f"; its site is in `{rel(cmp.html)}`.",
+        + (
+            f"; its site is in `{rel(cmp.html)}`."
+            if (cmp.html / "index.html").exists()
+            else " (no site: --no-html)."
+        ),
         f"- Pinned build: JAX {cmp.pinned_jax} (requirements.txt), from the execution cache of `make html` "
         f"(executed {', '.join(cmp.pinned_dates) or '?'}).",
         "- Packages that differ from requirements.txt: " + (", ".join(cmp.packages) or "none") + ".",
@@ -675,8 +753,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", help="the drift build's folder name (default: the version)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra environment")
     parser.add_argument("--report-only", action="store_true", help="compare the last drift build again")
+    parser.add_argument("--no-html", action="store_true", help="only execute the chapters (no site; quicker)")
+    parser.add_argument("--execute-chapters", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     book = args.book.resolve()
+    if args.execute_chapters:  # the drift build without its site, in the drift environment
+        return execute_chapters(book)
 
     stale = pinned_problems(book)
     if stale:
@@ -713,8 +795,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.report_only:
             copy_book(book, copy)
             print(f"Building the book with {python} into {copy} (every chapter is executed) ...", flush=True)
-            returncode, seconds = run_build(python, copy, log, extra_env)
-            print(f"The drift build took {seconds:.0f} s (jupyter-book exited with {returncode}); log: {log}")
+            returncode, seconds = run_build(python, copy, log, extra_env, html=not args.no_html)
+            print(f"The drift build took {seconds:.0f} s (exit status {returncode}); log: {log}")
         elif not copy.exists():
             print(f"No drift build in {copy} to report on.", file=sys.stderr)
             return 1
