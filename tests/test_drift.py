@@ -160,6 +160,18 @@ def test_a_changed_build_reports_every_change(drift_book, tmp_path):
     assert tree_digest(drift_book / "_build" / ".jupyter_cache") == pinned
 
 
+def test_when_the_newest_jax_is_the_pinned_one_there_is_nothing_to_do(drift_book, tmp_path, monkeypatch):
+    pinned = bookfacts.pinned_jax(drift_book)
+    listed = {"jax": ["99.0.0rc1", pinned], "jaxlib": [pinned]}  # a jax without its jaxlib does not count
+    monkeypatch.setattr(drift, "pip_versions", lambda python, name: listed[name])
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "outputs"))
+    assert drift.main(["--book", str(drift_book), "--jax", "latest"]) == 0
+    report = (drift_book / "_build" / "drift" / pinned / "report.md").read_text()
+    assert "**No drift**" in report and "is the pinned version" in report
+    assert (tmp_path / "outputs").read_text().splitlines()[:2] == [f"version={pinned}", "changed=false"]
+    assert not (drift_book / "_build" / "drift" / pinned / "venv").exists()
+
+
 # --- the pieces ----------------------------------------------------------------------
 
 

@@ -46,6 +46,7 @@ import math
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -573,6 +574,13 @@ class Comparison:
     drift_info: dict
 
     @property
+    def build_ratio(self) -> float | None:
+        """The median drift/pinned ratio of all measurements: about 1 when both builds
+        ran on one machine under the same load."""
+        ratios = [t["ratio"] for c in self.chapters for t in c.timings if t["ratio"]]
+        return statistics.median(ratios) if ratios else None
+
+    @property
     def changed(self) -> bool:
         return bool(self.build_warnings) or any(c.changed for c in self.chapters)
 
@@ -638,6 +646,8 @@ def render(cmp: Comparison, root: Path) -> str:
             return str(path)
 
     changed = [c for c in cmp.chapters if c.changed]
+    factor = cmp.build_ratio
+    n_timings = sum(1 for c in cmp.chapters for t in c.timings if t["ratio"])
     out = [f"# Drift report: JAX {cmp.drift_jax} against the pinned JAX {cmp.pinned_jax}", ""]
     if not cmp.changed:
         out += [f"**No drift**: JAX {cmp.drift_jax} changes nothing in the book's {len(cmp.chapters)} chapters "
@@ -663,6 +673,13 @@ def render(cmp: Comparison, root: Path) -> str:
         ),
         f"- Pinned build: JAX {cmp.pinned_jax} (requirements.txt), from the execution cache of `make html` "
         f"(executed {', '.join(cmp.pinned_dates) or '?'}).",
+        f"- Timings: the median drift/pinned ratio of all {n_timings} measurements is {bookfacts.fmt_ratio(factor)}"
+        + (
+            ": the drift build ran on a busier (or another) machine, so every timing moved; the last column of "
+            "each timings table divides by this ratio."
+            if factor and max(factor, 1 / factor) > 1.5
+            else "."
+        ),
         "- Packages that differ from requirements.txt: " + (", ".join(cmp.packages) or "none") + ".",
         '- How to read this report: MAINTAINING.md, "Drift watch".',
         "",
@@ -696,13 +713,15 @@ def render(cmp: Comparison, root: Path) -> str:
             out.append("")
         if c.flagged_timings or c.slow_chapter:
             out += [f"### Timings that moved more than {TIMING_FACTOR:g}× (median, drift/pinned)", "",
-                    "| measurement | pinned | drift | drift/pinned |", "|---|---|---|---|"]  # fmt: skip
+                    f"| measurement | pinned | drift | drift/pinned | ÷ the build's {bookfacts.fmt_ratio(factor)} |",
+                    "|---|---|---|---|---|"]  # fmt: skip
             if c.slow_chapter:
                 a, b = c.seconds
-                out.append(f"| the whole chapter's execution | {a:.1f} s | {b:.1f} s | {b / a:.2f}× |")
+                out.append(f"| the whole chapter's execution | {a:.1f} s | {b:.1f} s | {b / a:.2f}× | |")
             for t in c.flagged_timings:
+                relative = bookfacts.fmt_ratio(t["ratio"] / factor if t["ratio"] and factor else None)
                 out.append(f"| {t['label']} | {bookfacts.fmt_seconds(t['pinned'])} | "
-                           f"{bookfacts.fmt_seconds(t['drift'])} | {bookfacts.fmt_ratio(t['ratio'])} |")  # fmt: skip
+                           f"{bookfacts.fmt_seconds(t['drift'])} | {bookfacts.fmt_ratio(t['ratio'])} | {relative} |")  # fmt: skip
             out.append("")
         if c.diffs:
             out += ["### Outputs that differ", ""]
