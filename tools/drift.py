@@ -59,6 +59,7 @@ import bookfacts
 import build
 
 TIMING_FACTOR = 2.0  # a median (or a number computed from timings) moved more than this: flagged
+MIN_TIMINGS_FOR_RATIO = 5  # the build-wide timing ratio needs this many measurements
 SLOW_CHAPTER_S = 10.0  # a chapter's execution time is flagged when it also moved by this much
 RTOL, ATOL = 1e-4, 1e-12  # other glued numbers: changed beyond this tolerance
 DIFF_LINES = 14  # lines of diff shown per cell
@@ -479,7 +480,8 @@ def compare_chapter(pinned_book: Path, drift_book: Path, docname: str, failure: 
                 raised = ", ".join(f"{e}: {short(v)}" for e, v in d_err) or "nothing"
                 chapter.deliberate.append(f"{where}: should raise {declared}, raised {raised}{after}")
         elif d_err and d_err != p_err:
-            first_failure = first_failure or i + 1
+            if not is_check(d):  # a failed check defines nothing the next cells miss
+                first_failure = first_failure or i + 1
             for ename, evalue in d_err:
                 message = f"`{ename}: {short(evalue)}`"
                 if ename == "DeprecationWarning":
@@ -514,7 +516,7 @@ def compare_chapter(pinned_book: Path, drift_book: Path, docname: str, failure: 
         before, now = output_lines(p, timing), output_lines(d, timing)
         if before != now:
             diff = [ln for ln in difflib.unified_diff(before, now, lineterm="", n=1)][2:]
-            shown = [short(ln, LINE_WIDTH) for ln in diff[:DIFF_LINES]]
+            shown = [ln if len(ln) <= LINE_WIDTH else ln[: LINE_WIDTH - 1] + "…" for ln in diff[:DIFF_LINES]]
             if len(diff) > DIFF_LINES:
                 shown.append(f"… {len(diff) - DIFF_LINES} more lines")
             chapter.diffs.append((where + (" (numbers masked: a timing cell)" if timing else ""), shown))
@@ -578,7 +580,7 @@ class Comparison:
         """The median drift/pinned ratio of all measurements: about 1 when both builds
         ran on one machine under the same load."""
         ratios = [t["ratio"] for c in self.chapters for t in c.timings if t["ratio"]]
-        return statistics.median(ratios) if ratios else None
+        return statistics.median(ratios) if len(ratios) >= MIN_TIMINGS_FOR_RATIO else None
 
     @property
     def changed(self) -> bool:
@@ -658,9 +660,9 @@ def render(cmp: Comparison, root: Path) -> str:
         for c in cmp.chapters:
             for k, v in c.counts.items():
                 totals[k] = totals.get(k, 0) + v
-        found = ", ".join(f"{v} {k}" for k, v in totals.items() if v)
+        found = ", ".join(f"{k}: {v}" for k, v in totals.items() if v)
         if cmp.build_warnings:
-            found += f", {len(cmp.build_warnings)} build warnings"
+            found += f", build warnings: {len(cmp.build_warnings)}"
         out += [f"**Drift found** in {len(changed)} of {len(cmp.chapters)} chapters: {found}.", ""]
     info = cmp.drift_info
     out += [
@@ -679,7 +681,9 @@ def render(cmp: Comparison, root: Path) -> str:
             "each timings table divides by this ratio."
             if factor and max(factor, 1 / factor) > 1.5
             else "."
-        ),
+        )
+        if factor
+        else f"- Timings: {n_timings} measurements in both builds.",
         "- Packages that differ from requirements.txt: " + (", ".join(cmp.packages) or "none") + ".",
         '- How to read this report: MAINTAINING.md, "Drift watch".',
         "",
