@@ -207,11 +207,32 @@ def _hashes(lock: str, names) -> list[str]:
         ("'about 3× faster'", "'about 7× faster'", True, True),
         ("'about 3× faster'", "'about 3× slower'", True, True),
         ("12.5", "11.0", True, False),
+        ("'350 ms'", "'0.5 s'", True, False),  # durations compare in seconds, whatever their unit
+        ("'350 ms'", "'2.72 s'", True, True),
+        ("'1,804× faster'", "'1,900× faster'", True, False),
+        ("'1,804× faster'", "'1,804× faster than before'", True, True),
     ],
 )
 def test_glued_values_change_beyond_their_tolerance(pinned, now, timing, changed):
     why = drift.glue_change({"value": pinned, "timing": timing}, {"value": now, "timing": timing})
     assert bool(why) == changed, why
+
+
+def test_values_computed_from_timings_are_told_apart():
+    code = [
+        "def measure(fn, label):\n    return time.perf_counter()",  # the setup cell: left out
+        "t_a = measure(f, label='a')\nt_b = measure(g, label='b')\nn = 10\nrows = []",
+        "ratio = t_a.median_s / t_b.median_s\nrows.append((n, ratio))\nspeed = [r for _, r in rows]",
+        "def per_call(t):\n    return t.median_s / n\nstart = time.perf_counter()\nelapsed = time.perf_counter() - start",
+        "x = jnp.ones(n)\ny = x * 2",
+        'glue("ratio", ratio, display=False)\nglue("n", n, display=False)\nglue("each", per_call(t_a), display=False)',
+    ]
+    nb = {"cells": [{"cell_type": "code", "source": c, "outputs": []} for c in code]}
+    names = drift.timing_names(nb)
+    assert names == {"t_a", "t_b", "rows", "ratio", "speed", "per_call", "start", "elapsed"}
+    glue_cell = nb["cells"][-1]
+    assert [drift.glue_is_timing(glue_cell, k, names) for k in ("ratio", "n", "each")] == [True, False, True]
+    assert not drift.is_timing_cell(nb["cells"][4], names) and drift.is_timing_cell(nb["cells"][2], names)
 
 
 def test_a_deprecation_names_the_call():

@@ -68,9 +68,17 @@ ISSUE_LIMIT = 60_000  # GitHub issue bodies hold 65,536 characters
 # A cell that measures time: its printed numbers and figures differ on every run, so
 # its outputs are compared with the numbers masked and without figures.
 TIMING_CODE = re.compile(r"\b(measure|perf_counter|monotonic|median_s|first_s|q25_s|q75_s|min_s|max_s)\b")
-NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+# a duration as `measure` and fmt_seconds write it: 350 ms, 2.72 s, 7.5 µs
+DURATION = re.compile(rf"({NUMBER.pattern})\s*(ns|µs|us|ms|s)\b")
+SECONDS = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+TIMING_CALLS = {"measure", "perf_counter", "perf_counter_ns", "monotonic", "time"}
+FILLING = {"append", "extend", "insert", "update", "setdefault", "add"}  # methods that store a value
+TIMING_ATTRS = {"median_s", "first_s", "q25_s", "q75_s", "min_s", "max_s", "spread_s", "times"}
 WARNING_LINE = re.compile(r"^(?:(?P<file>\S+?):(?P<line>\d+): )?(?P<category>\w*Warning): (?P<message>.*)$")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Differ on every run: memory addresses and object ids.
+ADDRESS = re.compile(r"(\b0x)[0-9a-fA-F]{6,}\b|(\bobject id )\d+")
 SITE_MARKER = "--- the site, from these executions (jupyter-book) ---"
 FATAL = re.compile(r"^(F\d{4} |Fatal Python error|Segmentation fault|terminate called)")
 SPHINX_WARNING = re.compile(
@@ -276,13 +284,115 @@ def short(text: str, width: int = LINE_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def is_timing_cell(cell) -> bool:
+def timing_names(nb) -> set[str]:
+    """Names that hold timings, or values computed from them, in the notebook's own
+    code (the setup cell, which defines `measure`, left out): module-level names
+    assigned from `measure(...)`, `time.perf_counter()`, a Timing's `.median_s`, ...,
+    or from an expression using such a name (`times.append(...)` too), and functions
+    whose code measures or reads timings. A simple fixed point; names local to a
+    function are not followed."""
+    import ast
+
+    trees = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and "def measure(" not in cell["source"]:
+            with contextlib.suppress(SyntaxError):  # IPython magics
+                trees.append(ast.parse(cell["source"]))
+    tainted: set[str] = set()
+    scopes = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
+
+    def module_level(node):
+        """The nodes of a module outside function and class bodies (the functions themselves included)."""
+        for child in ast.iter_child_nodes(node):
+            yield child
+            if not isinstance(child, scopes):
+                yield from module_level(child)
+
+    def measures(node) -> bool:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Attribute) and sub.attr in TIMING_ATTRS:
+                return True
+            if isinstance(sub, ast.Call):
+                func = sub.func
+                if isinstance(func, ast.Attribute) and func.attr in TIMING_CALLS:
+                    return True
+                if isinstance(func, ast.Name) and (func.id in TIMING_CALLS - {"time"} or func.id in tainted):
+                    return True
+        return False
+
+    def uses_timing(node) -> bool:
+        return measures(node) or any(isinstance(n, ast.Name) and n.id in tainted for n in ast.walk(node))
+
+    def targets(node) -> set[str]:
+        if isinstance(node, ast.Name):
+            return {node.id}
+        if isinstance(node, ast.Tuple | ast.List):
+            return set().union(*(targets(e) for e in node.elts))
+        if isinstance(node, ast.Starred | ast.Subscript | ast.Attribute):
+            return targets(node.value)  # times[k] = ..., t.x = ...: the container
+        return set()
+
+    changed = True
+    while changed:
+        before = len(tainted)
+        for tree in trees:
+            for node in module_level(tree):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and measures(node):
+                    tainted.add(node.name)
+                elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign) and node.value is not None:
+                    if uses_timing(node.value):
+                        for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                            tainted |= targets(target)
+                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                    func = node.func
+                    if func.attr in FILLING and isinstance(func.value, ast.Name) and uses_timing(node):
+                        tainted.add(func.value.id)
+        changed = len(tainted) != before
+    return tainted
+
+
+def is_timing_cell(cell, names: set[str] = frozenset()) -> bool:
+    """A cell that measures time, or shows something computed from timings."""
+    if any(bookfacts.TIMING_KEY in (o.get("metadata") or {}) for o in cell.get("outputs", [])):
+        return True
     if TIMING_CODE.search(cell.get("source", "")):
         return True
-    return any(bookfacts.TIMING_KEY in (o.get("metadata") or {}) for o in cell.get("outputs", []))
+    return any(re.search(rf"\b{re.escape(n)}\b", cell.get("source", "")) for n in names if n)
 
 
-def output_lines(cell, timing: bool) -> list[str]:
+def glue_is_timing(cell, name: str, names: set[str]) -> bool:
+    """Whether the value glued as `name` in this cell is computed from timings."""
+    import ast
+
+    try:
+        tree = ast.parse(cell.get("source", ""))
+    except SyntaxError:
+        return is_timing_cell(cell, names)
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "glue"]
+    for call in calls:
+        if len(call.args) < 2:
+            continue
+        key = call.args[0]
+        if isinstance(key, ast.Constant) and key.value != name:
+            continue
+        if any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(call.args[1])) or any(
+            (isinstance(n, ast.Attribute) and n.attr in TIMING_ATTRS)
+            or (
+                isinstance(n, ast.Call)
+                and getattr(n.func, "attr", getattr(n.func, "id", None)) in TIMING_CALLS
+            )
+            for n in ast.walk(call.args[1])
+        ):
+            return True
+    return False
+
+
+def in_seconds(text: str) -> str:
+    """Durations written in seconds (350 ms and 2.72 s compare as numbers)."""
+    return DURATION.sub(lambda m: f"{float(m[1].replace(',', '')) * SECONDS[m[2]]:.6g} s", text)
+
+
+def output_lines(cell, timing: bool, version: str = "") -> list[str]:
     """What a reader sees of a cell's outputs, as lines to diff (the setup cell's
     "executed with" sentence and `measure`'s results are left to other sections)."""
     lines = []
@@ -307,8 +417,10 @@ def output_lines(cell, timing: bool) -> list[str]:
                 continue
             text = text_of(data.get("text/plain") or data.get("text/markdown") or data.get("text/html") or "")
         if timing:
-            text = NUMBER.sub("#", text)
-        lines += ANSI.sub("", text).splitlines()
+            text = NUMBER.sub("#", DURATION.sub("# s", text))
+        if version:
+            text = text.replace(version, "<the JAX version>")
+        lines += ANSI.sub("", ADDRESS.sub(lambda m: (m[1] or m[2]) + "…", text)).splitlines()
     return lines
 
 
@@ -328,9 +440,10 @@ def errors_of(cell) -> list[tuple[str, str]]:
     ]
 
 
-def glued(nb) -> dict[str, dict]:
+def glued(nb, version: str = "") -> dict[str, dict]:
     """{name: {"value": text/plain, "cell": number, "timing": computed from timings}}."""
     found = {}
+    names = timing_names(nb)
     for number, cell in enumerate((c for c in nb["cells"] if c["cell_type"] == "code"), start=1):
         for out in cell.get("outputs", []):
             name = ((out.get("metadata") or {}).get("scrapbook") or {}).get("name")
@@ -340,12 +453,15 @@ def glued(nb) -> dict[str, dict]:
             value = data.get(bookfacts.GLUE_MIME + "text/plain")
             if value is None:
                 value = "[" + ", ".join(sorted(m.removeprefix(bookfacts.GLUE_MIME) for m in data)) + "]"
-            found[name] = {"value": text_of(value), "cell": number, "timing": is_timing_cell(cell)}
+            value = text_of(value)
+            if version and value.strip("'\"") == version:
+                value = "<the JAX version>"
+            found[name] = {"value": value, "cell": number, "timing": glue_is_timing(cell, name, names)}
     return found
 
 
 def numbers_of(text: str) -> list[float]:
-    return [float(n) for n in NUMBER.findall(text)]
+    return [float(n.replace(",", "")) for n in NUMBER.findall(text)]
 
 
 def glue_change(pinned: dict, drift: dict) -> str | None:
@@ -353,6 +469,8 @@ def glue_change(pinned: dict, drift: dict) -> str | None:
     a, b = pinned["value"], drift["value"]
     if a == b:
         return None
+    if pinned["timing"]:
+        a, b = in_seconds(a), in_seconds(b)
     if NUMBER.sub("#", a) != NUMBER.sub("#", b):
         return "words changed"
     for x, y in zip(numbers_of(a), numbers_of(b), strict=True):
@@ -467,6 +585,10 @@ def compare_chapter(pinned_book: Path, drift_book: Path, docname: str, failure: 
     pinned_cells = [c for c in pinned_nb["cells"] if c["cell_type"] == "code"]
     drift_cells = [c for c in drift_nb["cells"] if c["cell_type"] == "code"]
     lines = cell_lines(source, drift_cells)
+    names = timing_names(pinned_nb) | timing_names(drift_nb)
+    versions = [(bookfacts.execution_info(nb) or {}).get("jax_version") or "" for nb in (pinned_nb, drift_nb)]
+    if versions[0] == versions[1]:
+        versions = ["", ""]  # the same JAX: nothing to tell apart
     first_failure = None
     for i, (p, d) in enumerate(zip(pinned_cells, drift_cells, strict=True)):
         where = f"code cell {i + 1}" + (
@@ -512,8 +634,8 @@ def compare_chapter(pinned_book: Path, drift_book: Path, docname: str, failure: 
                 chapter.warnings.append(f"{where}: stderr: `{short(line)}`")
         if bookfacts.tags(d) & {"remove-cell", "remove-output"}:
             continue  # a reader sees nothing of it (its errors are listed above)
-        timing = is_timing_cell(p) or is_timing_cell(d)
-        before, now = output_lines(p, timing), output_lines(d, timing)
+        timing = is_timing_cell(p, names) or is_timing_cell(d, names)
+        before, now = output_lines(p, timing, versions[0]), output_lines(d, timing, versions[1])
         if before != now:
             diff = [ln for ln in difflib.unified_diff(before, now, lineterm="", n=1)][2:]
             shown = [ln if len(ln) <= LINE_WIDTH else ln[: LINE_WIDTH - 1] + "…" for ln in diff[:DIFF_LINES]]
@@ -521,7 +643,7 @@ def compare_chapter(pinned_book: Path, drift_book: Path, docname: str, failure: 
                 shown.append(f"… {len(diff) - DIFF_LINES} more lines")
             chapter.diffs.append((where + (" (numbers masked: a timing cell)" if timing else ""), shown))
 
-    old_glue, new_glue = glued(pinned_nb), glued(drift_nb)
+    old_glue, new_glue = glued(pinned_nb, versions[0]), glued(drift_nb, versions[1])
     for name, p in old_glue.items():
         d = new_glue.get(name)
         if d is None:
