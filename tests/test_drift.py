@@ -63,6 +63,18 @@ CHAPTER = (
 )
 
 
+# A chapter whose kernel dies under the change: the chapters after it are still executed.
+DIES = (
+    HEADER
+    + "# Dies\n\n"
+    + cell("", ":tags: [remove-input]\n:load: book_setup.py\n")
+    + cell(
+        'import os, signal\nif os.environ.get("JAXBOOK_TEST_DRIFT") == "1":\n    os.kill(os.getpid(), signal.SIGKILL)'
+    )
+    + cell("print('still alive')")
+)
+
+
 def line_of(code: str) -> int:
     """The line of CHAPTER where this code starts."""
     return CHAPTER.splitlines().index(code) + 1
@@ -84,7 +96,7 @@ def run_drift(book: Path, label: str, *extra: str) -> subprocess.CompletedProces
 
 @pytest.fixture(scope="module")
 def drift_book(tmp_path_factory) -> Path:
-    book = make_book(tmp_path_factory.mktemp("drift"), {"drifting": CHAPTER})
+    book = make_book(tmp_path_factory.mktemp("drift"), {"dies": DIES, "drifting": CHAPTER})
     result = build(book)  # the pinned build: strict, as make html
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return book
@@ -119,7 +131,14 @@ def test_a_changed_build_reports_every_change(drift_book, tmp_path):
     folder = drift_book / "_build" / "drift" / "changed"
     report = (folder / "report.md").read_text()
     section = report.split("## chapters/drifting.md", 1)[-1]
-    assert "**Drift found** in 1 of 1 chapters" in report
+    assert "**Drift found** in 2 of 2 chapters" in report
+    # the kernel that died stops its own chapter only, and says where
+    dies = report.split("## chapters/dies.md", 1)[1].split("\n## ", 1)[0]
+    line = DIES.splitlines().index("import os, signal") + 1
+    assert (
+        f"- the chapter was not executed to the end: code cell 2 (line {line}): DeadKernelError: Kernel"
+        in dies
+    )
     at = {name: f"code cell {n} (line {line_of(code)})" for name, n, code in [
         ("fails", 8, "1 / (0 if changed else 1)"),
         ("check", 5, "assert value < 1.2, 'the value moved'"),

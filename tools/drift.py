@@ -62,6 +62,8 @@ TIMING_FACTOR = 2.0  # a median (or a number computed from timings) moved more t
 MIN_TIMINGS_FOR_RATIO = 5  # the build-wide timing ratio needs this many measurements
 SLOW_CHAPTER_S = 10.0  # a chapter's execution time is flagged when it also moved by this much
 RTOL, ATOL = 1e-4, 1e-12  # other glued numbers: changed beyond this tolerance
+CHECKS = ("assert ", "np.testing.assert", "numpy.testing.assert", "assert_")
+SPHINX_SHOWN = 5  # Sphinx warnings listed per chapter (e.g. every glue key of a chapter that died)
 DIFF_LINES = 14  # lines of diff shown per cell
 LINE_WIDTH = 160  # longest line shown in a diff
 ISSUE_LIMIT = 60_000  # GitHub issue bodies hold 65,536 characters
@@ -259,7 +261,12 @@ def execute_chapters(book: Path) -> int:
             if result.err is not None:
                 error = f"{result.exc_string}\n{type(result.err).__name__}: {result.err}"
         except Exception as err:  # e.g. DeadKernelError: the kernel crashed
-            error = f"{traceback.format_exc()}\n{type(err).__name__}: {err}"
+            error = traceback.format_exc()
+            ran = [c for c in nb.cells if c.cell_type == "code" and isinstance(c.get("execution_count"), int)]
+            if ran:  # the cell it died in (in the words build.describe_failure reads)
+                rule = "-" * 20
+                error += f"\nAn error occurred while executing the following cell:\n{rule}\n{ran[-1].source}\n{rule}\n"
+            error += f"\n{type(err).__name__}: {err}"
         if error is not None:
             report = reports_path(book) / f"{docname}.err.log"
             report.parent.mkdir(parents=True, exist_ok=True)
@@ -349,6 +356,11 @@ def timing_names(nb) -> set[str]:
                         tainted.add(func.value.id)
         changed = len(tainted) != before
     return tainted
+
+
+def code(text: str) -> str:
+    """Text as inline code in the report (shortened, on one line, no backtick inside)."""
+    return "`" + short(text).replace("`", "'") + "`"
 
 
 def is_timing_cell(cell, names: set[str] = frozenset()) -> bool:
@@ -492,7 +504,7 @@ def call_named(message: str, source: str) -> str | None:
             continue
         for number, line in enumerate(source.splitlines(), start=1):
             if re.search(rf"\b{re.escape(last)}\b", line):
-                return f"line {number} of the cell: `{line.strip()}`"
+                return f"line {number} of the cell: {code(line)}"
     return None
 
 
@@ -605,11 +617,14 @@ def compare_chapter(pinned_book: Path, drift_book: Path, docname: str, failure: 
             if not is_check(d):  # a failed check defines nothing the next cells miss
                 first_failure = first_failure or i + 1
             for ename, evalue in d_err:
-                message = f"`{ename}: {short(evalue)}`"
+                message = code(f"{ename}: {evalue}")
                 if ename == "DeprecationWarning":
                     call = call_named(evalue, d["source"])
                     chapter.warnings.append(f"{where}: {call or 'a call in this cell'}: {message}{after}")
                 elif ename == "AssertionError" or is_check(d):
+                    asserts = [ln.strip() for ln in d["source"].splitlines() if ln.strip().startswith(CHECKS)]
+                    if not evalue.strip() and asserts:  # a bare assert: say what the cell checks
+                        message += f" (a bare assert; the cell has {len(asserts)} checks, the first: {code(asserts[0])})"
                     chapter.checks.append(f"{where}: {message}{after}")
                 else:
                     chapter.failures.append(f"{where}: {message}{after}")
@@ -619,19 +634,17 @@ def compare_chapter(pinned_book: Path, drift_book: Path, docname: str, failure: 
                 continue
             match = WARNING_LINE.match(line)
             if match:
-                text = f"`{match['category']}: {short(match['message'])}`"
+                text = code(f"{match['category']}: {match['message']}")
                 cell_file = match["file"] and re.search(r"ipykernel_\d+/\d+\.py$", match["file"])
                 if cell_file:
                     src = d["source"].splitlines()
                     n = int(match["line"])
-                    text += f", at line {n} of the cell" + (
-                        f": `{src[n - 1].strip()}`" if n <= len(src) else ""
-                    )
+                    text += f", at line {n} of the cell" + (f": {code(src[n - 1])}" if n <= len(src) else "")
                 elif match["file"]:
                     text += f" (issued in {Path(match['file']).name}:{match['line']})"
                 chapter.warnings.append(f"{where}: {text}")
             elif not line.startswith(" "):  # a warning's source line follows it, indented
-                chapter.warnings.append(f"{where}: stderr: `{short(line)}`")
+                chapter.warnings.append(f"{where}: stderr: {code(line)}")
         if bookfacts.tags(d) & {"remove-cell", "remove-output"}:
             continue  # a reader sees nothing of it (its errors are listed above)
         timing = is_timing_cell(p, names) or is_timing_cell(d, names)
@@ -716,13 +729,15 @@ def compare(pinned_book: Path, drift_book: Path, log: Path, label: str, packages
     log_text = ANSI.sub("", log.read_text(errors="replace")) if log.exists() else ""
     for report in sorted(reports.rglob("*.err.log")) if reports.exists() else []:
         docname = report.relative_to(reports).as_posix().removesuffix(".err.log")
-        failures[docname] = build.describe_failure(drift_book, reports, report).split(": ", 1)[-1]
+        prefix = bookfacts.source_path(drift_book, docname).relative_to(drift_book).as_posix()
+        described = build.describe_failure(drift_book, reports, report).removeprefix(prefix)
+        failures[docname] = described.removeprefix(", ").removeprefix(": ")
         # what the kernel said as it died (e.g. an XLA fatal error), from the log
         source = bookfacts.source_path(drift_book, docname)
         part = log_text.split(f"{source}: executing", 1)[-1].split(": executing", 1)[0]
         fatal = [line for line in part.splitlines() if FATAL.match(line)]
         if fatal:
-            failures[docname] += f"; the kernel's last words: `{short(fatal[-1])}`"
+            failures[docname] += f"; the kernel's last words: {code(fatal[-1])}"
     warnings = sphinx_warnings(
         log_text.split(SITE_MARKER, 1)[1] if SITE_MARKER in log_text else "", drift_book
     )
@@ -822,7 +837,8 @@ def render(cmp: Comparison, root: Path) -> str:
         for title, items in [("Failing cells", c.failures), ("Broken checks (the book's own assertions)", c.checks),
                              ("Deliberate errors that changed", c.deliberate),
                              ("New warnings (a DeprecationWarning is an error in the book)", c.warnings),
-                             ("Sphinx warnings", c.sphinx)]:  # fmt: skip
+                             ("Sphinx warnings", [*c.sphinx[:SPHINX_SHOWN], f"… {len(c.sphinx) - SPHINX_SHOWN} more"]
+                              if len(c.sphinx) > SPHINX_SHOWN + 1 else c.sphinx)]:  # fmt: skip
             if items:
                 out += [f"### {title}", "", *(f"- {item}" for item in items), ""]
         if c.glue:
