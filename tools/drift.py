@@ -428,10 +428,10 @@ def output_lines(cell, timing: bool, version: str = "") -> list[str]:
                     lines.append(f"[figure {images[0]}, sha256 {digest}]")
                 continue
             text = text_of(data.get("text/plain") or data.get("text/markdown") or data.get("text/html") or "")
-        if timing:
-            text = NUMBER.sub("#", DURATION.sub("# s", text))
         if version:
             text = text.replace(version, "<the JAX version>")
+        if timing:
+            text = NUMBER.sub("#", DURATION.sub("# s", text))
         lines += ANSI.sub("", ADDRESS.sub(lambda m: (m[1] or m[2]) + "…", text)).splitlines()
     return lines
 
