@@ -3,7 +3,8 @@
 #   make test   build it if needed, then lint and run the test suite (installs the
 #               test tools, and Debian's Chromium when it is missing)
 # Also: make serve (live preview), make clean, make lock (refresh the four locks),
-# make linkcheck (external links).
+# make linkcheck (external links), make drift JAX=<version>|latest (what another JAX
+# changes in the book; after make html; MAINTAINING.md, "Drift watch").
 # GPU build (the publish workflow): make html JAX_BACKEND=cuda12 (MAINTAINING.md).
 SHELL := /bin/bash
 VENV := .venv
@@ -33,7 +34,7 @@ else
 $(error JAX_BACKEND must be cpu or cuda12, not '$(JAX_BACKEND)')
 endif
 
-.PHONY: html test lint chromium serve clean lock check-gpu linkcheck
+.PHONY: html test lint chromium serve clean lock check-gpu linkcheck drift
 
 html: $(BOOK_STAMP) $(BACKEND_DEPS)
 	$(PY) tools/build.py
@@ -51,6 +52,14 @@ chromium:
 # Every external link of the built book still answers (the weekly Link check workflow).
 linkcheck: html
 	$(VENV)/bin/jupyter-book build . --path-output _build/.staging --builder linkcheck
+
+# Drift watch: build the book with another JAX (JAX=0.10.2, or JAX=latest: the newest
+# release) in its own environment and folder (_build/drift/<version>/), and write a
+# report comparing it with the pinned build (run make html first). Touches nothing
+# of the pinned build: not .venv, not _build/html, not the execution cache.
+drift: $(BOOK_STAMP)
+	@test -n "$(JAX)" || { echo "Say which JAX: make drift JAX=<version>, or JAX=latest" >&2; exit 2; }
+	$(PY) tools/drift.py --jax "$(JAX)"
 
 check-gpu: $(BOOK_STAMP) $(GPU_STAMP)
 	$(PY) tools/check_gpu.py

@@ -23,7 +23,8 @@ from conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CI, PUBLISH, LINKCHECK = WORKFLOWS / "ci.yml", WORKFLOWS / "publish.yml", WORKFLOWS / "linkcheck.yml"
-FILES = [CI, PUBLISH, LINKCHECK]
+DRIFT = WORKFLOWS / "drift.yml"  # tests/test_drift.py checks what is its own
+FILES = [CI, PUBLISH, LINKCHECK, DRIFT]
 PYTHON = "3.13"  # the Python of Colab's runtime, and of every place the book is built
 LOCKS = ["requirements.txt", "requirements-test.txt", "requirements-gpu.txt", "requirements-colab.txt"]
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$", re.M)
