@@ -344,7 +344,7 @@ def test_mini_book_records_side_by_side_and_incremental_builds(tmp_path):
     assert [r["label"] for r in data["records"]] == ["add, jitted", "add, eager", "matmul"]
     assert "No GPU reference run" not in text_of(page)
     assert table_rows(page, "jaxbook-timings-comparison") == [
-        ["Chapter A", "add, jitted", "20 µs on CPU (2 cores)", f"4 µs on {GPU}", "5×"],
+        ["Chapter A", "add, jitted", "20 µs on CPU (2 cores)", f"4 µs on {GPU}", "5.00×"],
         ["Chapter A", "add, eager", "80 µs on CPU (2 cores)", "not measured", "—"],
         ["Chapter B", "matmul", "3 ms on CPU (2 cores)", f"30 µs on {GPU}", "100×"],
         ["Chapter A", "only on the GPU", "not measured", f"1 µs on {GPU}", "—"],
