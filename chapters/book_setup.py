@@ -233,8 +233,8 @@ def _median_interval(values, confidence):
     import math
 
     xs, n = sorted(values), len(values)
-    below = 0.0  # P(B < k), for the k tried next
-    k, coverage = 1, 1.0
+    k, coverage = 1, 1 - 2 / 2**n  # the smallest and the largest
+    below = 0.0  # P(B < j)
     for j in range(1, n // 2 + 1):
         below += math.comb(n, j - 1) / 2**n
         if 1 - 2 * below < confidence:

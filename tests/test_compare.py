@@ -76,6 +76,7 @@ results = {
     "fmt": [ns["fmt_ratio"](x) for x in (1.045, 0.8, 2.0, 12.34, 1234.5, 0.00423)],
     "interval9": list(ns["_median_interval"](list(range(9)), 0.95)),
     "interval20": list(ns["_median_interval"](list(range(20)), 0.95)),
+    "interval5": list(ns["_median_interval"](list(range(5)), 0.95)),
 }
 print("RESULT" + json.dumps(results))
 """
@@ -188,6 +189,8 @@ def test_order_statistics_interval(probe):
     # n = 20: the 6th and 15th, coverage 95.9 %
     low, high, coverage = probe["interval20"]
     assert (low, high) == (5, 14) and coverage == pytest.approx(0.9586, abs=1e-4)
+    # n = 5: even the smallest and largest cover only 93.75 %, and the coverage says so
+    assert probe["interval5"] == [0, 4, pytest.approx(0.9375)]
 
 
 def test_the_record_names_both_sides(probe):
