@@ -324,7 +324,8 @@ def compare(
     Both are warmed up the same way (first call timed on its own, then the calls
     per repeat chosen as in `measure`); then `rounds` rounds each time one repeat
     of A and one of B, alternating which goes first (A B, B A, ...), so that a
-    change in the machine's load hits both. The result's `ratio` is median(A) /
+    change in the machine's load hits both. A repeat of several calls starts with
+    one untimed call, so that the caches the other side used are warmed again. The result's `ratio` is median(A) /
     median(B) per call (per unit of work when `per` gives each call's units), with
     a distribution-free interval for the median of the paired ratios (order
     statistics, coverage >= `confidence`). `verdict` says "faster" or "slower"
@@ -340,6 +341,8 @@ def compare(
     for r in range(rounds):
         order = (0, 1) if r % 2 == 0 else (1, 0)
         for i in order:
+            if plan[i] > 1:  # many short calls: one untimed call first, so that the
+                runs[i](1)  # first call after the other side's turn does not skew them
             times[i].append(runs[i](plan[i]) / plan[i])
     ta, tb = (Timing(labels[i], firsts[i], times[i], plan[i], devices[i] or device_name()) for i in (0, 1))
     result = Comparison(ta, tb, per, margin, confidence)
@@ -392,9 +395,7 @@ def _compare_arrays(got, want, rtol, atol, what):
     want_a = _np.asarray(want)
     if got_a.shape != want_a.shape:
         return f"{what} has shape {got_a.shape}; expected shape {want_a.shape} (dtype {want_a.dtype})"
-    if got_a.dtype.kind != want_a.dtype.kind and not (
-        got_a.dtype.kind in "iu" and want_a.dtype.kind in "iu"
-    ):
+    if got_a.dtype.kind != want_a.dtype.kind and not (got_a.dtype.kind in "iu" and want_a.dtype.kind in "iu"):
         return f"{what} has dtype {got_a.dtype}; expected {want_a.dtype}"
     if want_a.dtype.kind in "biuU":
         wrong = _np.argwhere(got_a != want_a)
