@@ -124,6 +124,14 @@ def test_the_build_requires_every_check_to_be_proved():
     check = _cell("# Check your answer\ndef check_x(x):\n    return check_array(x, 1)\n\ncheck_x(x)")
     proof = _cell("verify_check(check_x, exercise='e', right=1, wrong={'two': 2})", [PROVED])
     assert bookfacts.check_problems(_nb(check, proof)) == []
+    # as the formatter writes it, over several lines
+    spread = _cell(
+        "verify_check(\n    check_x,\n    exercise='e',\n    right=1,\n    wrong={'two': 2},\n)", [PROVED]
+    )
+    assert bookfacts.check_problems(_nb(check, spread)) == []
+    # a proof of another check does not count
+    other = _cell("verify_check(check_xy, exercise='e', right=1, wrong={'two': 2})", [PROVED])
+    assert bookfacts.check_problems(_nb(check, other)) != []
     assert bookfacts.check_problems(_nb(check)) == [
         "code cell 1: check_x is never proved by a later verify_check(check_x, ...)"
     ]

@@ -487,8 +487,9 @@ def check_problems(nb) -> list[str]:
         if len(names) != 1:
             problems.append(f"code cell {i} is a check cell but defines {len(names)} check_ functions, not 1")
             continue
+        call = re.compile(rf"\bverify_check\(\s*{names[0]}\s*,")
         proved = any(
-            f"verify_check({names[0]}," in later["source"]
+            call.search(later["source"])
             and any(CHECK_KEY in (o.get("metadata") or {}) for o in later.get("outputs", []))
             for later in cells[i:]
         )
