@@ -98,6 +98,53 @@ def serve(directory: Path):
         server.server_close()
 
 
+def site_prefix(root: Path = bookfacts.ROOT) -> str:
+    """The path of the published site's address (html.baseurl), e.g. "/learn-jax/"."""
+    path = urlsplit(bookfacts.config(root)["site_url"]).path.strip("/")
+    return f"/{path}/" if path else "/"
+
+
+class _PagesHandler(_QuietHandler):
+    """As GitHub Pages serves a project site: the site under its prefix, and its
+    404.html, with status 404, for any address that has no file."""
+
+    prefix = "/"
+
+    def translate_path(self, path):
+        parts = urlsplit(path)
+        if not parts.path.startswith(self.prefix):
+            return str(Path(self.directory) / "\0no such file")
+        return super().translate_path("/" + parts.path[len(self.prefix) :])
+
+    def send_error(self, code, message=None, explain=None):
+        page = Path(self.directory) / "404.html"
+        if code != 404 or not page.is_file():
+            return super().send_error(code, message, explain)
+        body = page.read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+@contextmanager
+def serve_like_pages(directory: Path, prefix: str):
+    """Serve `directory` under `prefix` on 127.0.0.1, with GitHub Pages' 404
+    behaviour; yields the site's base URL (ending in the prefix)."""
+    handler = functools.partial(type("Handler", (_PagesHandler,), {"prefix": prefix}), directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{prefix}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # --------------------------------------------------------------------------- pages
 
 
