@@ -204,7 +204,9 @@ def page_description(doctree) -> str:
         if not sentence:
             continue
         if sentence.endswith(":") or sentence.endswith(" to"):
-            following = paragraph.next_node(nodes.bullet_list, include_self=False, descend=False, siblings=True)
+            following = paragraph.next_node(
+                nodes.bullet_list, include_self=False, descend=False, siblings=True
+            )
             if following is not None and len(following):
                 item = first_sentence(following[0].astext()).rstrip(";,.")
                 sentence = sentence.rstrip(":") + " " + item + "."

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import sys
-from pathlib import Path
 
 import bookfacts
 import siteaudit

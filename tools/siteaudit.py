@@ -133,7 +133,9 @@ class _PagesHandler(_QuietHandler):
 def serve_like_pages(directory: Path, prefix: str):
     """Serve `directory` under `prefix` on 127.0.0.1, with GitHub Pages' 404
     behaviour; yields the site's base URL (ending in the prefix)."""
-    handler = functools.partial(type("Handler", (_PagesHandler,), {"prefix": prefix}), directory=str(directory))
+    handler = functools.partial(
+        type("Handler", (_PagesHandler,), {"prefix": prefix}), directory=str(directory)
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -247,10 +249,22 @@ def run_axe(page) -> list[dict]:
     return finish_axe(page)
 
 
-def new_context(browser, scheme: str = "light"):
+# The widths a page is audited at: a desktop browser, and a phone (375 x 812 CSS
+# pixels, an iPhone's screen; touch, so no hover). Chromium is the same browser.
+VIEWPORTS = {"desktop": (1280, 900), "phone": (375, 812)}
+
+
+def new_context(browser, scheme: str = "light", viewport: str = "desktop"):
     """A fresh browser context (a first visit: empty localStorage and cache)
-    in the given colour scheme."""
-    return browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
+    in the given colour scheme, at the size of the given viewport."""
+    width, height = VIEWPORTS[viewport]
+    phone = viewport == "phone"
+    return browser.new_context(
+        color_scheme=scheme,
+        viewport={"width": width, "height": height},
+        is_mobile=phone,
+        has_touch=phone,
+    )
 
 
 WAIT_FOR_MATHJAX = """() => window.MathJax && MathJax.startup && MathJax.startup.promise
@@ -258,7 +272,14 @@ WAIT_FOR_MATHJAX = """() => window.MathJax && MathJax.startup && MathJax.startup
 
 
 def audit_page(
-    browser, base: str, html: Path, page_path: str, schemes=("light",), axe: bool = True, collect=None
+    browser,
+    base: str,
+    html: Path,
+    page_path: str,
+    schemes=("light",),
+    axe: bool = True,
+    collect=None,
+    viewport: str = "desktop",
 ) -> list[PageReport]:
     """Open one page as a first-time visitor, once per colour scheme, and
     record what went wrong (one report per scheme).
@@ -266,12 +287,13 @@ def audit_page(
     Requests that would leave the local server are aborted (and recorded as
     external): the site must not depend on third-party hosts to display.
     axe-core runs in all schemes at once (one renderer process each).
-    `collect(page, report)`, if given, runs last on each open page."""
+    `collect(page, report)`, if given, runs last on each open page. A report of
+    another viewport than the desktop one says so in its scheme ("light, phone")."""
     opened = []
     try:
         for scheme in schemes:
-            report = PageReport(page_path, scheme)
-            context = new_context(browser, scheme)
+            report = PageReport(page_path, scheme if viewport == "desktop" else f"{scheme}, {viewport}")
+            context = new_context(browser, scheme, viewport)
             page = context.new_page()
             requested: list[str] = []
             opened.append((context, page, report, requested))
