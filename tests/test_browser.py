@@ -617,12 +617,12 @@ def test_link_preview_metadata(book, docname):
     assert description and _meta(soup, "description") == description
     assert len(description) <= 200 and "This page was executed" not in description, description
     prose = " ".join(
-        p.get_text(" ", strip=True)
+        p.get_text()
         for p in soup.select("article p")
         if not p.find_parent(class_="cell") and not p.find_parent("li")
     )
     first = re.split(r"(?<=[.!?:])\s", " ".join(prose.split()), maxsplit=1)[0].rstrip(":")
-    assert " ".join(description.split()).startswith(" ".join(first.split()).replace(" :", ":")[:60]), (
+    assert description.startswith(first[:60]), (
         f"{docname}: description {description!r} is not the page's first sentence {first!r}"
     )
     image = _meta(soup, "og:image")
@@ -682,10 +682,12 @@ def test_not_found_page(book, browser, summary):
             arrived = (page.url, page.locator("article h1").first.text_content())
         finally:
             context.close()
+    # The missing address itself answers 404 (and Chromium logs it); nothing else may fail.
     failed = [f for f in report.failed_requests if "an/old/address.html" not in f]
+    errors = [e for e in report.console_errors if "an/old/address.html" not in e]
     assert status == 404
     assert heading.strip().startswith("Page not found")
-    assert not report.console_errors and not failed, (report.console_errors, failed)
+    assert not errors and not failed, (errors, failed)
     assert styled
     assert not violations, violations
     assert [urlsplit(u).path for u in links] == [f"{prefix}{d}.html" for d in bookfacts.toc_files(ROOT)]

@@ -360,14 +360,17 @@ def built_pages(html: Path) -> list[Path]:
     )
 
 
-def check_links(html: Path) -> tuple[list[str], dict[str, set[str]]]:
+def check_links(html: Path, prefix: str | None = None) -> tuple[list[str], dict[str, set[str]]]:
     """Broken internal links and anchors of the built site, and its external links.
 
     Returns (broken, external): broken as 'page: link (why)'; external maps each
-    http(s) URL to the pages linking to it (not fetched: the tests run offline)."""
+    http(s) URL to the pages linking to it (not fetched: the tests run offline).
+    A link from the site's root (the 404 page's) must start with `prefix`, the
+    path of the published address (default: html.baseurl's)."""
     from bs4 import BeautifulSoup
 
     html = html.resolve()
+    prefix = site_prefix() if prefix is None else prefix
     ids: dict[Path, set[str]] = {}
 
     def anchors(target: Path) -> set[str]:
@@ -395,7 +398,14 @@ def check_links(html: Path) -> tuple[list[str], dict[str, set[str]]]:
                 if parts.scheme:
                     broken.append(f"{name}: {link} (unexpected scheme)")
                     continue
-                target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+                path = unquote(parts.path)
+                if path.startswith("/"):
+                    if not path.startswith(prefix):
+                        broken.append(f"{name}: {link} (outside the site's path {prefix})")
+                        continue
+                    target = (html / path[len(prefix) :]).resolve()
+                else:
+                    target = (page.parent / path).resolve() if path else page
                 if target.is_dir():
                     target = target / "index.html"
                 if html not in target.parents or not target.is_file():
