@@ -32,12 +32,20 @@ from conftest import CHAPTERS, ROOT
 
 PAGES = siteaudit.site_pages(ROOT)
 SCHEMES = ("light", "dark")
+PHONE = "light, phone"  # the light scheme on a phone's screen (siteaudit.VIEWPORTS)
+VIEWS = (*SCHEMES, PHONE)
+PHONE_WIDTH = siteaudit.VIEWPORTS["phone"][0]
 OUT = ROOT / "_build" / "browser"
 MAX_PNG_BYTES = 1_000_000  # no multi-megabyte figures
 MAX_PAGE_BYTES = 3_000_000  # a page's own HTML, images and files (theme assets not counted)
 
 PAGE_FACTS_JS = """() => {
   const style = (e) => getComputedStyle(e);
+  const shown = (e) => {
+    const r = e.getBoundingClientRect();
+    return e.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})
+      && r.width > 0 && r.height > 0 && r.right > 0 && r.left < innerWidth;
+  };
   const items = (sel) => [...document.querySelectorAll(sel)].map((e) => ({
     text: e.textContent.trim(), title: e.getAttribute("title") || "",
     href: e.getAttribute("href") ? e.href : null}));
@@ -51,6 +59,22 @@ PAGE_FACTS_JS = """() => {
     })),
     launch: items(".dropdown-launch-buttons .dropdown-menu li > *"),
     download: items(".dropdown-download-buttons .dropdown-menu li > *"),
+    // The search boxes and buttons a reader can see (the search page's own form aside).
+    search_controls: [...document.querySelectorAll(
+      ".search-button-field, .search-button, .bd-header form.bd-search, .bd-sidebar form.bd-search")]
+      .filter(shown).map((e) => e.className),
+    // The page's width, and what sticks out of it (not inside a box that scrolls).
+    scroll_width: document.documentElement.scrollWidth,
+    too_wide: [...document.querySelectorAll("body *")].filter((e) => {
+      if (e.getBoundingClientRect().right <= innerWidth + 1) return false;
+      for (let p = e.parentElement; p; p = p.parentElement) {
+        if (["auto", "scroll", "hidden", "clip"].includes(style(p).overflowX)) return false;
+      }
+      return true;
+    }).slice(0, 5).map((e) => `${e.tagName.toLowerCase()}.${e.className} (${e.textContent.trim().slice(0, 40)})`),
+    table_columns: Object.fromEntries([...document.querySelectorAll("table.jaxbook-timings-table")].map(
+      (t) => [t.id, [...t.querySelectorAll("thead th")].filter((th) => th.checkVisibility())
+        .map((th) => th.textContent.trim())])),
   };
 }"""
 
@@ -101,7 +125,7 @@ def site(book):
 
 def _collect(page, report):
     report.facts = page.evaluate(PAGE_FACTS_JS)
-    if report.scheme == "light" and page.locator(".dropdown-download-buttons").count():
+    if report.scheme in ("light", PHONE) and page.locator(".dropdown-download-buttons").count():
         # The buttons work in the browser: the toggles are visible, and a click
         # on the download toggle opens a menu whose items are visible.
         report.facts["launch_toggle_visible"] = page.locator(
@@ -144,6 +168,9 @@ def audits(book, browser, site, summary) -> dict[tuple[str, str], siteaudit.Page
             reused += 1
         else:
             found = siteaudit.audit_page(browser, site, book.html, page, SCHEMES, collect=_collect)
+            found += siteaudit.audit_page(
+                browser, site, book.html, page, ("light",), collect=_collect, viewport="phone"
+            )
             recorded.write_text(json.dumps({"key": key, "reports": [r.as_dict() for r in found]}))
         for report in found:
             reports[page, report.scheme] = report
@@ -157,10 +184,10 @@ def audits(book, browser, site, summary) -> dict[tuple[str, str], siteaudit.Page
         not (r.console_errors or r.failed_requests or r.external_requests or r.violations)
         for r in reports.values()
     )
-    summary.sections["browser: every page, light and dark"] = (
+    summary.sections["browser: every page, light and dark, desktop and phone"] = (
         [
-            f"{len(PAGES)} pages x {len(SCHEMES)} colour schemes: no console errors, failed or "
-            "external requests, or axe violations"
+            f"{len(PAGES)} pages x {len(VIEWS)} views ({', '.join(VIEWS)}): no console errors, "
+            "failed or external requests, or axe violations"
         ]
         if clean
         else lines
@@ -174,7 +201,7 @@ def audits(book, browser, site, summary) -> dict[tuple[str, str], siteaudit.Page
 
 
 def _reports(audits, page):
-    return [audits[page, scheme] for scheme in SCHEMES]
+    return [audits[page, view] for view in VIEWS]
 
 
 # --------------------------------------------------------------------------- every page
@@ -467,3 +494,201 @@ def test_page_weight(audits, page):
     weight = per_page[page]
     assert weight["html"] > 0, f"{page}: its HTML was not loaded"
     assert weight["total"] <= MAX_PAGE_BYTES, f"{page}: {weight['total']:,} bytes ({weight})"
+
+
+# --------------------------------------------------------------------------- phones and search
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_one_search_box(audits, page):
+    """One search box or button at every width: the sidebar's field on a wide
+    screen, the header's button on a phone (no second field in a header bar)."""
+    found = {r.scheme: r.facts["search_controls"] for r in _reports(audits, page)}
+    assert all(len(controls) == 1 for controls in found.values()), f"{page}: search controls {found}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_horizontal_scroll_on_a_phone(audits, page):
+    """On a phone the page never scrolls sideways: wide code, outputs and tables
+    scroll inside their own box."""
+    facts = audits[page, PHONE].facts
+    assert facts["scroll_width"] <= PHONE_WIDTH, (
+        f"{page}: {facts['scroll_width']} px wide on a {PHONE_WIDTH} px phone; too wide: {facts['too_wide']}"
+    )
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_chapter_buttons_reachable_on_a_phone(audits, docname):
+    """The Colab and download buttons are on the phone's screen, and their menus open."""
+    facts = audits[f"{docname}.html", PHONE].facts
+    assert facts.get("launch_toggle_visible") and facts["launch"], f"{docname}: no launch button on a phone"
+    assert facts.get("download_toggle_visible") and facts.get("download_menu_visible"), (
+        f"{docname}: the download menu cannot be opened on a phone"
+    )
+
+
+def test_timings_tables_fit_a_phone(audits):
+    """The Timings tables keep their key columns on a phone and drop the others
+    (all of them are shown on a wide screen)."""
+    wide = audits["timings.html", "light"].facts["table_columns"]
+    narrow = audits["timings.html", PHONE].facts["table_columns"]
+    measurements = "jaxbook-timings-measurements-table"
+    assert len(wide[measurements]) == 7, wide
+    assert {"Chapter", "Measured", "Median per call"} <= set(narrow[measurements]), narrow
+    assert len(narrow[measurements]) <= 4, f"{len(narrow[measurements])} columns on a phone: {narrow}"
+    assert all(len(columns) <= 5 for columns in narrow.values()), narrow
+
+
+def _phone_page(browser, site, path):
+    context = siteaudit.new_context(browser, viewport="phone")
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(site + path)
+    page.wait_for_load_state("networkidle")
+    return context, page, errors
+
+
+def test_navigation_and_search_reachable_on_a_phone(browser, site):
+    """On a phone the menu button opens the book's navigation (every page of the
+    toc), and the search button opens the search box."""
+    context, page, errors = _phone_page(browser, site, f"{CHAPTERS[-1]}.html")
+    try:
+        page.locator("button.primary-toggle:visible").first.click()
+        nav = page.locator("#pst-primary-sidebar-modal[open] nav.bd-docs-nav")
+        nav.wait_for(state="visible", timeout=5_000)
+        links = nav.locator("a.reference.internal")
+        targets = [
+            urlsplit(href).path.removeprefix(urlsplit(site).path).removesuffix(".html")
+            for href in links.evaluate_all("links => links.map(a => a.href)")
+        ]
+        first_link_visible = links.first.is_visible()
+        page.keyboard.press("Escape")
+        page.locator(".search-button__button:visible").first.click()
+        box = page.locator("#pst-search-dialog[open] input[name=q]")
+        box.wait_for(state="visible", timeout=5_000)
+    finally:
+        context.close()
+    assert not errors, errors
+    assert first_link_visible
+    assert set(bookfacts.toc_files(ROOT)) <= set(targets), targets
+
+
+def test_search_keyboard_shortcut(browser, site):
+    """Ctrl+K opens the search box from any page (the theme's shortcut), at both widths."""
+    for viewport in siteaudit.VIEWPORTS:
+        context = siteaudit.new_context(browser, viewport=viewport)
+        page = context.new_page()
+        try:
+            page.goto(f"{site}{CHAPTERS[0]}.html")
+            page.wait_for_load_state("networkidle")
+            page.keyboard.press("Control+k")
+            box = page.locator("#pst-search-dialog[open] input[name=q]")
+            box.wait_for(state="visible", timeout=5_000)
+            focused = box.evaluate("e => e === document.activeElement")
+        finally:
+            context.close()
+        assert focused, f"{viewport}: Ctrl+K opened the search box without focusing it"
+
+
+# --------------------------------------------------------------------------- found and shared
+
+
+def _meta(soup, key):
+    tag = soup.find("meta", attrs={"property": key}) or soup.find("meta", attrs={"name": key})
+    return tag["content"] if tag else None
+
+
+@pytest.mark.parametrize("docname", bookfacts.toc_files(ROOT))
+def test_link_preview_metadata(book, docname):
+    """OpenGraph and Twitter-card tags: the page's title, its first sentence as
+    description (not the setup cell's "This page was executed on ..."), its own
+    absolute address, and the committed preview image."""
+    from PIL import Image
+
+    soup = book.page(docname)
+    site_url = bookfacts.config(ROOT)["site_url"] + "/"
+    title = soup.select_one("article h1").get_text(" ", strip=True).rstrip("#").strip()
+    assert _meta(soup, "og:title") == title
+    assert _meta(soup, "og:url") == f"{site_url}{docname}.html"
+    assert _meta(soup, "og:site_name") == bookfacts.config(ROOT)["title"]
+    assert _meta(soup, "twitter:card") == "summary_large_image"
+    description = _meta(soup, "og:description")
+    assert description and _meta(soup, "description") == description
+    assert len(description) <= 200 and "This page was executed" not in description, description
+    prose = " ".join(
+        p.get_text()
+        for p in soup.select("article p")
+        if not p.find_parent(class_="cell") and not p.find_parent("li")
+    )
+    first = re.split(r"(?<=[.!?:])\s", " ".join(prose.split()), maxsplit=1)[0].rstrip(":")
+    assert description.startswith(first[:60]), (
+        f"{docname}: description {description!r} is not the page's first sentence {first!r}"
+    )
+    image = _meta(soup, "og:image")
+    assert image.startswith(site_url), image
+    local = book.html / image.removeprefix(site_url)
+    assert local.is_file(), f"og:image {image} is not in the site"
+    with Image.open(local) as img:
+        assert (str(img.width), str(img.height)) == (
+            _meta(soup, "og:image:width"),
+            _meta(soup, "og:image:height"),
+        )
+        assert img.width >= 600 and 1.8 <= img.width / img.height <= 2.0, img.size
+    assert _meta(soup, "og:image:alt")
+
+
+def test_sitemap_and_robots_txt(book):
+    """sitemap.xml lists every page of the toc (and nothing else) at the published
+    address, even after an incremental build; robots.txt names it."""
+    import xml.etree.ElementTree as ET
+
+    site_url = bookfacts.config(ROOT)["site_url"] + "/"
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    locs = [e.text for e in ET.parse(book.html / "sitemap.xml").getroot().findall("s:url/s:loc", ns)]
+    assert locs == [f"{site_url}{d}.html" for d in bookfacts.toc_files(ROOT)], locs
+    for loc in locs:
+        assert (book.html / loc.removeprefix(site_url)).is_file(), loc
+    robots = (book.html / "robots.txt").read_text().splitlines()
+    assert "User-agent: *" in robots and f"Sitemap: {site_url}sitemap.xml" in robots, robots
+    assert not any(line.startswith("Disallow: /") and line.strip() != "Disallow:" for line in robots), robots
+
+
+def test_not_found_page(book, browser, summary):
+    """GitHub Pages serves 404.html for any missing address under the site: served
+    the same way here, it loads its styles and scripts from any depth, shows no
+    errors, passes axe, and links to every chapter (the links work)."""
+    prefix = siteaudit.site_prefix(ROOT)
+    with siteaudit.serve_like_pages(book.html, prefix) as base:
+        context = siteaudit.new_context(browser)
+        page = context.new_page()
+        report = siteaudit.PageReport("404.html")
+        siteaudit.watch(page, base, report)
+        try:
+            response = page.goto(base + "chapters/an/old/address.html")
+            page.wait_for_load_state("networkidle")
+            status = response.status
+            heading = page.locator("article h1").first.text_content()
+            links = page.eval_on_selector_all(
+                "ul.jaxbook-notfound-chapters a", "links => links.map(a => a.href)"
+            )
+            styled = page.evaluate(
+                "() => getComputedStyle(document.querySelector('.bd-sidebar-primary')).display !== 'block'"
+                " || !!document.querySelector('link[href*=\"pydata-sphinx-theme.css\"]').sheet"
+            )
+            violations = siteaudit.run_axe(page)
+            page.locator("ul.jaxbook-notfound-chapters a").nth(1).click()
+            page.wait_for_load_state("load")
+            arrived = (page.url, page.locator("article h1").first.text_content())
+        finally:
+            context.close()
+    # The missing address itself answers 404 (and Chromium logs it); nothing else may fail.
+    failed = [f for f in report.failed_requests if "an/old/address.html" not in f]
+    errors = [e for e in report.console_errors if "an/old/address.html" not in e]
+    assert status == 404
+    assert heading.strip().startswith("Page not found")
+    assert not errors and not failed, (errors, failed)
+    assert styled
+    assert not violations, violations
+    assert [urlsplit(u).path for u in links] == [f"{prefix}{d}.html" for d in bookfacts.toc_files(ROOT)]
+    assert arrived[0] == links[1] and arrived[1].strip(), arrived

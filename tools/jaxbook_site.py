@@ -29,11 +29,42 @@
    ``const THEBE_JS_URL = ...`` that way, so every page threw
    ``SyntaxError: Identifier 'THEBE_JS_URL' has already been declared``.
    The first of identical scripts is kept.
+
+5. One search box. pydata-sphinx-theme puts a search field in a header bar
+   across the top of every page unless `navbar_persistent` is set, and
+   jupyter-book does not set it: with sphinx-book-theme's own field in the
+   sidebar, every page had two. It is emptied here; the sidebar keeps its field
+   (wide screens) and the article header its search button (narrow screens).
+   The logo is the book's mark with the title written next to it as text
+   (legible in both colour modes).
+
+6. Link previews (sphinxext-opengraph): each page's description is its first
+   sentence (a chapter's setup cell output, "Executed on ...", is skipped; a
+   sentence that only introduces a list, "you will be able to:", is completed
+   with the list's first item), in `og:description` and `<meta name=
+   "description">`; `og:image` is the committed `_static/social-card.png`, with
+   its size read from the file.
+
+7. Found: sphinx-sitemap lists only the pages written by this build, and an
+   incremental build writes few; the sitemap is completed with every page of the
+   book before it is written. `robots.txt` (allow all, name the sitemap) is
+   written next to it, from `html_baseurl`.
+
+8. The 404 page (sphinx-notfound-page): GitHub Pages serves `404.html` for any
+   missing address under the site, so its links start with the path of
+   `html_baseurl` (`notfound_urls_prefix`, set from it here), and its body
+   lists the chapters, in the order of the table of contents.
 """
 
 from __future__ import annotations
 
+import html
+import re
+import struct
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from docutils import nodes
 
 HERE = Path(__file__).resolve().parent
 VENDOR = HERE.parent / "_vendor"
@@ -128,7 +159,146 @@ def _load_each_script_once(app, pagename, templatename, context, doctree):
         context["script_files"] = unique
 
 
+# --------------------------------------------------------------- a public site
+
+
+def _site_settings(app, config):
+    options = config.html_theme_options
+    options.setdefault("navbar_persistent", [])
+    logo = options.setdefault("logo", {})
+    logo.setdefault("text", config.html_title or config.project)
+    # Link previews name the book and give absolute addresses (jupyter-book sets
+    # html_title and html_baseurl, not project, which sphinxext-opengraph reads).
+    if "ogp_site_url" in config:
+        config.ogp_site_url = config.ogp_site_url or config.html_baseurl
+        config.ogp_site_name = config.ogp_site_name or config.html_title
+    if "notfound_urls_prefix" in config and config.html_baseurl:
+        path = urlsplit(config.html_baseurl).path.strip("/")
+        config.notfound_urls_prefix = f"/{path}/" if path else "/"
+
+
+def _in_cell(node) -> bool:
+    while node is not None:
+        if isinstance(node, nodes.Element) and "cell" in node.get("classes", []):
+            return True
+        node = node.parent
+    return False
+
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`*(])")
+DESCRIPTION_LENGTH = 200
+
+
+def first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return SENTENCE_END.split(text, maxsplit=1)[0]
+
+
+def page_description(doctree) -> str:
+    """The page's first sentence of prose (not a cell's output); a sentence that
+    introduces a list ("you will be able to:") goes on with the list's first item."""
+    for paragraph in doctree.findall(nodes.paragraph):
+        if _in_cell(paragraph) or isinstance(paragraph.parent, (nodes.list_item, nodes.field_body)):
+            continue
+        sentence = first_sentence(paragraph.astext())
+        if not sentence:
+            continue
+        if sentence.endswith(":") or sentence.endswith(" to"):
+            following = paragraph.next_node(
+                nodes.bullet_list, include_self=False, descend=False, siblings=True
+            )
+            if following is not None and len(following):
+                item = first_sentence(following[0].astext()).rstrip(";,.")
+                sentence = sentence.rstrip(":") + " " + item + "."
+        if len(sentence) > DESCRIPTION_LENGTH:
+            sentence = sentence[: DESCRIPTION_LENGTH - 1].rsplit(" ", 1)[0].rstrip(",;:") + "\u2026"
+        return sentence
+    return ""
+
+
+def png_size(path: Path) -> tuple[int, int] | None:
+    head = path.read_bytes()[:24] if path.is_file() else b""
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return struct.unpack(">II", head[16:24])
+
+
+def _page_metadata(app, pagename, templatename, context, doctree):
+    """Before sphinxext-opengraph (priority 500) writes the tags of the page."""
+    if doctree is None or app.builder.format != "html":
+        return
+    meta = dict(context.get("meta") or {})
+    description = page_description(doctree)
+    if description:
+        meta["og:description"] = description
+        context["metatags"] = context.get("metatags", "") + (
+            f'<meta name="description" content="{html.escape(description)}" />\n'
+        )
+    image = getattr(app.config, "ogp_image", None)
+    size = png_size(Path(app.confdir) / image) if image else None
+    if size:
+        meta["og:image:width"], meta["og:image:height"] = str(size[0]), str(size[1])
+    context["meta"] = meta
+
+
+def _toc_order(app) -> list[str]:
+    import bookfacts
+
+    return [d for d in bookfacts.toc_files(Path(app.confdir)) if d in app.env.found_docs]
+
+
+def _complete_sitemap(app, exception):
+    """Before sphinx-sitemap (priority 500) writes sitemap.xml."""
+    links = getattr(app, "sitemap_links", None)
+    if exception is not None or links is None or app.builder.format != "html":
+        return
+    import fnmatch
+
+    while not links.empty():
+        links.get_nowait()
+    for docname in _toc_order(app):
+        link = docname + app.builder.out_suffix
+        if not any(fnmatch.fnmatch(link, p) for p in app.config.sitemap_excludes):
+            links.put((link, None))
+
+
+def _write_robots_txt(app, exception):
+    if exception is not None or app.builder.format != "html" or not app.config.html_baseurl:
+        return
+    base = app.config.html_baseurl.rstrip("/") + "/"
+    sitemap = getattr(app.config, "sitemap_filename", "sitemap.xml")
+    (Path(app.outdir) / "robots.txt").write_text(f"User-agent: *\nAllow: /\n\nSitemap: {base}{sitemap}\n")
+
+
+def _not_found_page(app, pagename, templatename, context, doctree):
+    """The body of the 404 page that sphinx-notfound-page writes."""
+    if "notfound_pagename" not in app.config or pagename != app.config.notfound_pagename or doctree:
+        return
+    prefix = app.config.notfound_urls_prefix or "/"
+    items = "\n".join(
+        f'<li><a href="{prefix}{docname}{app.builder.out_suffix}">'
+        f"{html.escape(app.env.titles[docname].astext())}</a></li>"
+        for docname in _toc_order(app)
+        if docname in app.env.titles
+    )
+    context.update(
+        title="Page not found",
+        body=(
+            '<h1 id="page-not-found">Page not found</h1>\n'
+            "<p>There is no page at this address: it may have moved or been renamed. "
+            f'Start again from <a href="{prefix}">the first page</a>, search the book, or '
+            "pick a chapter:</p>\n"
+            f'<ul class="jaxbook-notfound-chapters">\n{items}\n</ul>'
+        ),
+    )
+
+
 def setup(app):
+    app.connect("config-inited", _site_settings)
+    app.connect("html-page-context", _page_metadata, priority=450)
+    app.connect("html-page-context", _not_found_page)
+    app.connect("build-finished", _complete_sitemap, priority=400)
+    app.connect("build-finished", _write_robots_txt)
     app.connect("builder-inited", _add_vendored_static_files)
     app.connect("env-get-outdated", _rebuild_when_static_files_change)
     app.connect("build-finished", _inline_basic_css)

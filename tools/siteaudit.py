@@ -98,6 +98,55 @@ def serve(directory: Path):
         server.server_close()
 
 
+def site_prefix(root: Path = bookfacts.ROOT) -> str:
+    """The path of the published site's address (html.baseurl), e.g. "/learn-jax/"."""
+    path = urlsplit(bookfacts.config(root)["site_url"]).path.strip("/")
+    return f"/{path}/" if path else "/"
+
+
+class _PagesHandler(_QuietHandler):
+    """As GitHub Pages serves a project site: the site under its prefix, and its
+    404.html, with status 404, for any address that has no file."""
+
+    prefix = "/"
+
+    def translate_path(self, path):
+        parts = urlsplit(path)
+        if not parts.path.startswith(self.prefix):
+            return str(Path(self.directory) / "\0no such file")
+        return super().translate_path("/" + parts.path[len(self.prefix) :])
+
+    def send_error(self, code, message=None, explain=None):
+        page = Path(self.directory) / "404.html"
+        if code != 404 or not page.is_file():
+            return super().send_error(code, message, explain)
+        body = page.read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+@contextmanager
+def serve_like_pages(directory: Path, prefix: str):
+    """Serve `directory` under `prefix` on 127.0.0.1, with GitHub Pages' 404
+    behaviour; yields the site's base URL (ending in the prefix)."""
+    handler = functools.partial(
+        type("Handler", (_PagesHandler,), {"prefix": prefix}), directory=str(directory)
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{prefix}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # --------------------------------------------------------------------------- pages
 
 
@@ -200,10 +249,22 @@ def run_axe(page) -> list[dict]:
     return finish_axe(page)
 
 
-def new_context(browser, scheme: str = "light"):
+# The widths a page is audited at: a desktop browser, and a phone (375 x 812 CSS
+# pixels, an iPhone's screen; touch, so no hover). Chromium is the same browser.
+VIEWPORTS = {"desktop": (1280, 900), "phone": (375, 812)}
+
+
+def new_context(browser, scheme: str = "light", viewport: str = "desktop"):
     """A fresh browser context (a first visit: empty localStorage and cache)
-    in the given colour scheme."""
-    return browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
+    in the given colour scheme, at the size of the given viewport."""
+    width, height = VIEWPORTS[viewport]
+    phone = viewport == "phone"
+    return browser.new_context(
+        color_scheme=scheme,
+        viewport={"width": width, "height": height},
+        is_mobile=phone,
+        has_touch=phone,
+    )
 
 
 WAIT_FOR_MATHJAX = """() => window.MathJax && MathJax.startup && MathJax.startup.promise
@@ -211,7 +272,14 @@ WAIT_FOR_MATHJAX = """() => window.MathJax && MathJax.startup && MathJax.startup
 
 
 def audit_page(
-    browser, base: str, html: Path, page_path: str, schemes=("light",), axe: bool = True, collect=None
+    browser,
+    base: str,
+    html: Path,
+    page_path: str,
+    schemes=("light",),
+    axe: bool = True,
+    collect=None,
+    viewport: str = "desktop",
 ) -> list[PageReport]:
     """Open one page as a first-time visitor, once per colour scheme, and
     record what went wrong (one report per scheme).
@@ -219,12 +287,13 @@ def audit_page(
     Requests that would leave the local server are aborted (and recorded as
     external): the site must not depend on third-party hosts to display.
     axe-core runs in all schemes at once (one renderer process each).
-    `collect(page, report)`, if given, runs last on each open page."""
+    `collect(page, report)`, if given, runs last on each open page. A report of
+    another viewport than the desktop one says so in its scheme ("light, phone")."""
     opened = []
     try:
         for scheme in schemes:
-            report = PageReport(page_path, scheme)
-            context = new_context(browser, scheme)
+            report = PageReport(page_path, scheme if viewport == "desktop" else f"{scheme}, {viewport}")
+            context = new_context(browser, scheme, viewport)
             page = context.new_page()
             requested: list[str] = []
             opened.append((context, page, report, requested))
@@ -291,14 +360,17 @@ def built_pages(html: Path) -> list[Path]:
     )
 
 
-def check_links(html: Path) -> tuple[list[str], dict[str, set[str]]]:
+def check_links(html: Path, prefix: str | None = None) -> tuple[list[str], dict[str, set[str]]]:
     """Broken internal links and anchors of the built site, and its external links.
 
     Returns (broken, external): broken as 'page: link (why)'; external maps each
-    http(s) URL to the pages linking to it (not fetched: the tests run offline)."""
+    http(s) URL to the pages linking to it (not fetched: the tests run offline).
+    A link from the site's root (the 404 page's) must start with `prefix`, the
+    path of the published address (default: html.baseurl's)."""
     from bs4 import BeautifulSoup
 
     html = html.resolve()
+    prefix = site_prefix() if prefix is None else prefix
     ids: dict[Path, set[str]] = {}
 
     def anchors(target: Path) -> set[str]:
@@ -326,7 +398,14 @@ def check_links(html: Path) -> tuple[list[str], dict[str, set[str]]]:
                 if parts.scheme:
                     broken.append(f"{name}: {link} (unexpected scheme)")
                     continue
-                target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+                path = unquote(parts.path)
+                if path.startswith("/"):
+                    if not path.startswith(prefix):
+                        broken.append(f"{name}: {link} (outside the site's path {prefix})")
+                        continue
+                    target = (html / path[len(prefix) :]).resolve()
+                else:
+                    target = (page.parent / path).resolve() if path else page
                 if target.is_dir():
                     target = target / "index.html"
                 if html not in target.parents or not target.is_file():
