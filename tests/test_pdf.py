@@ -10,6 +10,7 @@ image) through the same Chromium and show that the check catches it.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import re
 import subprocess
@@ -18,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from bs4 import BeautifulSoup
 from conftest import ROOT, text_of
 
 import bookfacts
@@ -45,6 +45,7 @@ class PdfFacts:
     bookmarks; pdfminer for links)."""
 
     pages: list[str] = field(default_factory=list)  # the text of each page
+    prose: list[str] = field(default_factory=list)  # ... without code and outputs (monospace)
     overflow: list[str] = field(default_factory=list)  # 'page 3: "text"' past the margins
     images: list[tuple[int, int]] = field(default_factory=list)  # each image's pixel size
     outline: list[tuple[int, str, int]] = field(default_factory=list)  # (level, title, page)
@@ -61,7 +62,11 @@ class PdfFacts:
 
 def compact(text: str) -> str:
     """Text without whitespace or soft hyphens: how a wrapped line still matches."""
-    return re.sub(r"[\s\u00ad\u200b\ufffe\uffff]+", "", text).replace("\u2212", "-")
+    # PDFium reports a hyphen that ends a line as U+FFFE.
+    return re.sub(r"[\s\u00ad\u200b]+", "", text).replace("\ufffe", "-").replace("\u2212", "-")
+
+
+FOOTER = re.compile(r"\s*\d+ / \d+\s*$")  # make_pdf's page numbers, the last text of each page
 
 
 def read_pdf(path: Path, margin: float = MARGIN_PT) -> PdfFacts:
@@ -70,6 +75,7 @@ def read_pdf(path: Path, margin: float = MARGIN_PT) -> PdfFacts:
 
     facts = PdfFacts()
     doc = pypdfium2.PdfDocument(str(path))
+    name, flags = ctypes.create_string_buffer(256), ctypes.c_int()
     try:
         for index in range(len(doc)):
             page = doc[index]
@@ -77,19 +83,26 @@ def read_pdf(path: Path, margin: float = MARGIN_PT) -> PdfFacts:
             textpage = page.get_textpage()
             count = textpage.count_chars()
             text = textpage.get_text_range(0, count) if count else ""
-            facts.pages.append(text)
+            facts.pages.append(FOOTER.sub("", text))
+            prose, past = [], None
             for i, char in enumerate(text[:count]):
+                pdfium_c.FPDFText_GetFontInfo(textpage.raw, i, name, len(name), ctypes.byref(flags))
+                fixed_pitch = flags.value & 1  # code and outputs
+                prose.append(" " if fixed_pitch else char)
                 # Whitespace and MathJax's stretchy private-use glyphs have no meaningful box.
-                if not char.strip() or "\ue000" <= char <= "\uf8ff":
+                if past or not char.strip() or "\ue000" <= char <= "\uf8ff":
                     continue
                 left, _, right, _ = textpage.get_charbox(i)
                 if right > width - margin + SLACK_PT or left < margin - SLACK_PT:
-                    facts.overflow.append(f"page {index + 1}: {text[max(0, i - 40) : i + 20]!r}")
-                    break
+                    past = f"page {index + 1}: {text[max(0, i - 40) : i + 20]!r}"
+            facts.prose.append(FOOTER.sub("", "".join(prose)))
+            if past:
+                facts.overflow.append(past)
             for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3):
                 facts.images.append(tuple(obj.get_px_size()))
         for item in doc.get_toc():
-            facts.outline.append((item.level, item.get_title(), (item.page_index or 0) + 1))
+            dest = item.get_dest()
+            facts.outline.append((item.level, item.get_title(), dest.get_index() + 1 if dest else 0))
     finally:
         doc.close()
     with make_pdf.open_pdf(path) as (mdoc, pages):
@@ -105,9 +118,10 @@ def read_pdf(path: Path, margin: float = MARGIN_PT) -> PdfFacts:
 
 
 def raw_markup(facts: PdfFacts) -> list[str]:
+    """Unrendered MyST or LaTeX in the prose (code may hold '$' or '\\(' legitimately)."""
     found = []
     for what, pattern in RAW_MARKUP.items():
-        for n, text in enumerate(facts.pages, start=1):
+        for n, text in enumerate(facts.prose, start=1):
             match = pattern.search(text)
             if match:
                 found.append(f"{what} on page {n}: {text[max(0, match.start() - 40) : match.end() + 40]!r}")
@@ -117,8 +131,24 @@ def raw_markup(facts: PdfFacts) -> list[str]:
 
 def missing_lines(facts: PdfFacts, lines: list[str]) -> list[str]:
     """The lines whose text is not in the PDF, whole (compared without whitespace,
-    so a line wrapped at the margin still counts, a cut one does not)."""
-    return [line for line in lines if compact(line) and compact(line) not in facts.compact]
+    so a line wrapped at the margin still counts, a cut one does not). A line that
+    a page break splits may be read out of order (PDFium follows the drawing order,
+    and Chromium may draw the next page's prose first): its start must end one page
+    and its rest be on the next."""
+    pages = [compact(page) for page in facts.pages]
+    missing = []
+    for line in lines:
+        text = compact(line)
+        if not text or text in facts.compact:
+            continue
+        if not any(
+            pages[i].endswith(text[:k]) and text[k:] in pages[i + 1]
+            for i in range(len(pages) - 1)
+            for k in range(1, len(text))
+            if pages[i].endswith(text[:k][-8:])
+        ):
+            missing.append(line)
+    return missing
 
 
 def missing_bookmarks(facts: PdfFacts, titles: list[str]) -> list[str]:
@@ -197,7 +227,10 @@ def shown_code_and_output_lines(nb) -> list[str]:
                 data = out.get("data", {})
                 if set(data) == {"text/plain"}:  # what the page shows as text
                     lines += data.get("text/plain", "").splitlines()
-    return lines
+    return [ANSI.sub("", line) for line in lines]
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colours of outputs (jaxprs): shown as colours
 
 
 def test_pdf_opens_with_every_page_of_the_toc_in_order(book, facts):
@@ -282,12 +315,13 @@ def test_internal_links_jump_to_their_page(book, facts):
 def test_every_page_of_the_site_offers_the_pdf(book, pdf):
     published = book.html / make_pdf.PDF_NAME
     assert published.read_bytes() == pdf.read_bytes(), "the site does not serve the PDF of this build"
-    for page in siteaudit.built_pages(book.html):
-        soup = BeautifulSoup(page.read_text(), "html.parser")
-        if soup.select_one(".bd-header-article"):  # a page of the book (not the 404 page or a redirect)
-            links = [a for a in soup.select(".dropdown-download-buttons a") if a["href"].endswith(make_pdf.PDF_NAME)]
-            assert links, f"{page.relative_to(book.html)}: no download entry for the PDF"
-            assert (page.parent / links[0]["href"]).resolve() == published.resolve()
+    for docname in toc_pages(book):
+        page = book.html / f"{docname}.html"
+        entries = book.page(docname).select(".dropdown-download-buttons a")
+        assert ".md" in {text_of(a) for a in entries}, f"{docname}: no download menu?"
+        links = [a for a in entries if a.get("href", "").endswith(make_pdf.PDF_NAME)]
+        assert links, f"{docname}: no download entry for the PDF"
+        assert (page.parent / links[0]["href"]).resolve() == published.resolve()
     landing = book.page(bookfacts.toc_files(book.root)[0]).select_one(".jaxbook-pdf-book")
     size = jaxbook_pdf.human_size(pdf.stat().st_size)
     assert size in text_of(landing), f"the landing page says {text_of(landing)!r}, the PDF is {size}"

@@ -59,6 +59,10 @@ details > summary, .toggle-button, .bd-search, #jb-print-docs-body, html body .o
 .bd-page-width, .bd-main, .bd-main .bd-content, .bd-main .bd-content .bd-article-container,
 .bd-container, .bd-container__inner, .bd-article, article
   { max-width: none !important; width: auto !important; padding: 0 !important; margin: 0 !important; }
+/* The theme's page layout is nested flex boxes; on paper they are plain blocks, which
+   Chromium splits between pages without losing a line. */
+body, .bd-container, .bd-container__inner, .bd-main, .bd-main .bd-content,
+.bd-main .bd-content .bd-article-container { display: block !important; }
 body { font-size: 10pt; }
 /* Code and outputs: every line wrapped at the margin, every output whole. */
 pre, .highlight pre, div.cell_output pre {
@@ -73,8 +77,12 @@ table { font-size: 8pt; max-width: 100%; }
 td, th { overflow-wrap: anywhere; }
 img { max-width: 100% !important; height: auto; break-inside: avoid; }
 h1, h2, h3, h4, h5, h6 { break-after: avoid; }
-/* A short cell or output is not split between two pages (a long one still is). */
-div.cell_input, div.cell_output > .output { break-inside: avoid; }
+/* Code boxes are plain blocks on paper: Chromium clipped a flex box taller than a page
+   at the page's end, losing the rest of the cell. A short cell or output is kept on
+   one page (PREPARE_JS marks them); a long one runs on to the next page. */
+div.cell_input, div.cell_input .highlight, div[class*="highlight-"], div.cell_output .highlight
+  { display: block !important; break-inside: auto; }
+.jaxbook-pdf-keep { break-inside: avoid !important; }
 /* Every solution shown. */
 details > :not(summary) { display: block !important; }
 .toggle-hidden { display: block !important; visibility: visible !important; opacity: 1 !important; }
@@ -97,6 +105,19 @@ FOOTER = (
     '<div style="font-size:8pt;width:100%;text-align:center;color:#555;'
     'font-family:sans-serif"><span class="pageNumber"></span> / <span class="totalPages"></span></div>'
 )
+
+# Short cells, outputs and equations are kept on one page (see PRINT_CSS): those under
+# half a page's height, measured at the width of the printed text (180 mm, 680 px).
+TEXT_WIDTH_PX = 680
+KEEP_JS = """
+() => {
+  let kept = 0;
+  for (const box of document.querySelectorAll("div.cell_input, div.cell_output > .output, div.math")) {
+    if (box.getBoundingClientRect().height < 480) { box.classList.add("jaxbook-pdf-keep"); kept++; }
+  }
+  return kept;
+}
+"""
 
 # Runs in the page: lays the single page out as a book. Returns what it did, for checks.
 PREPARE_JS = """
@@ -285,7 +306,9 @@ def print_pdf(book: Path, html: Path, target: Path) -> dict:
                 raise SystemExit(f"make_pdf: pages of _toc.yml missing from the single page: {done['missing']}")
             page.add_style_tag(content=PRINT_CSS)
             page.emulate_media(media="print")
+            page.set_viewport_size({"width": TEXT_WIDTH_PX, "height": 1000})
             page.evaluate("MathJax.typesetPromise()")
+            done["kept_on_one_page"] = page.evaluate(KEEP_JS)
             page.evaluate("document.fonts.ready.then(() => true)")
             # First print (untagged: faster, same layout): where each entry of the contents starts.
             page.pdf(path=str(target), **{**options, "outline": False, "tagged": False})
