@@ -3,7 +3,7 @@
 #   make test   build it if needed, then lint and run the test suite (installs the
 #               test tools, and Debian's Chromium when it is missing)
 # Also: make serve (live preview), make clean, make lock (refresh the four locks),
-# make linkcheck (external links).
+# make linkcheck (external links), make pdf (the whole book as one PDF).
 # GPU build (the publish workflow): make html JAX_BACKEND=cuda12 (MAINTAINING.md).
 SHELL := /bin/bash
 VENV := .venv
@@ -33,7 +33,7 @@ else
 $(error JAX_BACKEND must be cpu or cuda12, not '$(JAX_BACKEND)')
 endif
 
-.PHONY: html test lint chromium serve clean lock check-gpu linkcheck
+.PHONY: html test lint chromium serve clean lock check-gpu linkcheck pdf
 
 html: $(BOOK_STAMP) $(BACKEND_DEPS)
 	$(PY) tools/build.py
@@ -51,6 +51,12 @@ chromium:
 # Every external link of the built book still answers (the weekly Link check workflow).
 linkcheck: html
 	$(VENV)/bin/jupyter-book build . --path-output _build/.staging --builder linkcheck
+
+# The whole book as one PDF, from the executed build (tools/make_pdf.py; nothing is
+# executed again): _build/pdf/learn-jax.pdf, also served by the site (learn-jax.pdf).
+# Printed by the system Chromium with Playwright (test tools); MAINTAINING.md says why.
+pdf: html $(TEST_STAMP) chromium
+	$(PY) tools/make_pdf.py
 
 check-gpu: $(BOOK_STAMP) $(GPU_STAMP)
 	$(PY) tools/check_gpu.py

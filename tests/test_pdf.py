@@ -18,13 +18,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-from conftest import ROOT, text_of
-
-import bookfacts
 import jaxbook_pdf
 import make_pdf
+import pytest
+
+import bookfacts
 import siteaudit
+from conftest import ROOT, text_of
 
 MARGIN_PT = 15 / 25.4 * 72  # make_pdf prints with 15 mm left and right margins
 SLACK_PT = 2.0  # a glyph's box may reach a little past its advance (italics, J)
@@ -110,7 +110,9 @@ def read_pdf(path: Path, margin: float = MARGIN_PT) -> PdfFacts:
         names = make_pdf.named_destinations(mdoc)
         for n, page in enumerate(pages, start=1):
             for link in make_pdf.internal_links(page, names):
-                facts.links.append({"page": n, "name": link["name"], "target": number.get(link["target_page"])})
+                facts.links.append(
+                    {"page": n, "name": link["name"], "target": number.get(link["target_page"])}
+                )
     return facts
 
 
@@ -188,7 +190,9 @@ def pdf(book):
         [sys.executable, str(ROOT / "tools" / "make_pdf.py")], cwd=ROOT, capture_output=True, text=True
     )
     if result.returncode != 0:
-        pytest.fail("make pdf failed:\n" + result.stdout[-4000:] + "\n" + result.stderr[-4000:], pytrace=False)
+        pytest.fail(
+            "make pdf failed:\n" + result.stdout[-4000:] + "\n" + result.stderr[-4000:], pytrace=False
+        )
     return ROOT / "_build" / "pdf" / make_pdf.PDF_NAME
 
 
@@ -237,7 +241,7 @@ def test_pdf_opens_with_every_page_of_the_toc_in_order(book, facts):
     assert len(facts.pages) > 20, f"only {len(facts.pages)} pages"
     starts = [compact(title(book, d)) for d in toc_pages(book)]
     positions = [facts.compact.find(t) for t in starts]
-    assert all(p >= 0 for p in positions), [t for t, p in zip(starts, positions) if p < 0]
+    assert all(p >= 0 for p in positions), [t for t, p in zip(starts, positions, strict=True) if p < 0]
     assert positions == sorted(positions), "the pages are not in the order of _toc.yml"
 
 
@@ -291,7 +295,7 @@ def test_every_figure_of_the_site_is_in_the_pdf_at_full_resolution(book, facts):
 def test_bookmarks_list_every_page_of_the_toc_in_order(book, facts):
     assert not missing_bookmarks(facts, [title(book, d) for d in toc_pages(book)])
     chapters = {compact(title(book, d)) for d in toc_pages(book)}
-    for level, name, page in facts.outline:
+    for _level, name, page in facts.outline:
         if compact(name) in chapters:
             assert compact(name) in compact(facts.pages[page - 1]), f"bookmark {name!r} points at page {page}"
 
@@ -328,6 +332,19 @@ def test_every_page_of_the_site_offers_the_pdf(book, pdf):
     assert landing.select_one("a")["href"] == make_pdf.PDF_NAME
 
 
+def test_publish_prints_the_pdf_after_the_site_and_before_uploading_it():
+    import yaml
+
+    steps = yaml.safe_load((ROOT / ".github" / "workflows" / "publish.yml").read_text())["jobs"]["build"][
+        "steps"
+    ]
+    runs = [s.get("run", "") + s.get("uses", "") for s in steps]
+    html = next(i for i, r in enumerate(runs) if r.strip() == "make html")
+    pdf = next(i for i, r in enumerate(runs) if "make pdf" in r)
+    upload = next(i for i, r in enumerate(runs) if "upload-pages-artifact" in r)
+    assert html < pdf < upload
+
+
 # --------------------------------------------------------------------------- the checks catch defects
 
 
@@ -347,7 +364,9 @@ def printer(tmp_path_factory):
         def print_(html: str, name: str, **options) -> PdfFacts:
             page.set_content(html)
             target = folder / f"{name}.pdf"
-            kwargs = dict(format="A4", margin={"left": "15mm", "right": "15mm", "top": "15mm", "bottom": "15mm"})
+            kwargs = dict(
+                format="A4", margin={"left": "15mm", "right": "15mm", "top": "15mm", "bottom": "15mm"}
+            )
             kwargs.update(outline=True, tagged=True)
             kwargs.update(options)
             page.pdf(path=str(target), **kwargs)
@@ -383,7 +402,9 @@ def test_seeded_cut_line_is_caught(printer):
     long = "y = " + " + ".join(f"x{i}" for i in range(60))
     facts = printer(f'{GOOD}<pre style="white-space: pre; overflow: hidden">{long}</pre>', "cut")
     assert missing_lines(facts, [long]) or facts.overflow
-    wrapped = printer(f'{GOOD}<pre style="white-space: pre-wrap; overflow-wrap: anywhere">{long}</pre>', "wrapped")
+    wrapped = printer(
+        f'{GOOD}<pre style="white-space: pre-wrap; overflow-wrap: anywhere">{long}</pre>', "wrapped"
+    )
     assert not missing_lines(wrapped, [long]) and not wrapped.overflow
 
 

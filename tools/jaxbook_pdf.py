@@ -108,7 +108,11 @@ def _stamp_config(app, config):
     """A new or changed PDF changes this 'html' setting, so Sphinx writes every page
     again (with the download entry and the size) without reading any page again."""
     pdf = pdf_path(app)
-    stamp = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in (pdf, pdf.with_name(FACTS_NAME)) if p.is_file()]
+    stamp = [
+        f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+        for p in (pdf, pdf.with_name(FACTS_NAME))
+        if p.is_file()
+    ]
     config.jaxbook_pdf_stamp = " ".join(stamp)
 
 

@@ -30,15 +30,15 @@ import datetime
 import hashlib
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 
+import yaml
+
 import bookfacts
 import build
 import siteaudit
-import yaml
 
 PDF_NAME = "learn-jax.pdf"  # also in tools/jaxbook_pdf.py (which must not import Playwright)
 OUT = bookfacts.ROOT / "_build" / "pdf"
@@ -303,7 +303,9 @@ def print_pdf(book: Path, html: Path, target: Path) -> dict:
             page.evaluate("MathJax.startup.promise")
             done = page.evaluate(PREPARE_JS, arguments)
             if done["missing"]:
-                raise SystemExit(f"make_pdf: pages of _toc.yml missing from the single page: {done['missing']}")
+                raise SystemExit(
+                    f"make_pdf: pages of _toc.yml missing from the single page: {done['missing']}"
+                )
             page.add_style_tag(content=PRINT_CSS)
             page.emulate_media(media="print")
             page.set_viewport_size({"width": TEXT_WIDTH_PX, "height": 1000})
@@ -321,7 +323,9 @@ def print_pdf(book: Path, html: Path, target: Path) -> dict:
             page.pdf(path=str(target), **options)
             second = contents_pages(target)
             if second != numbers:
-                raise SystemExit(f"make_pdf: the page numbers moved between the prints: {numbers} vs {second}")
+                raise SystemExit(
+                    f"make_pdf: the page numbers moved between the prints: {numbers} vs {second}"
+                )
             done["contents_pages"] = numbers
         finally:
             browser.close()
@@ -428,7 +432,12 @@ def page_count(pdf: Path) -> int:
 
 def publish(book: Path, pdf: Path, pages: int) -> None:
     """The facts the site shows (tools/jaxbook_pdf.py), then the site built again."""
-    info = {"file": pdf.name, "bytes": pdf.stat().st_size, "pages": pages, "date": datetime.date.today().isoformat()}
+    info = {
+        "file": pdf.name,
+        "bytes": pdf.stat().st_size,
+        "pages": pages,
+        "date": datetime.date.today().isoformat(),
+    }
     (pdf.parent / "learn-jax.json").write_text(json.dumps(info, indent=2) + "\n")
     code = build.main(["--book", str(book)])
     if code != 0:
