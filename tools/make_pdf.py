@@ -75,7 +75,8 @@ div.cell_output, div.cell_output .output, div.output, .highlight, .cell_input,
 mjx-container[display="true"] { max-width: 100%; }
 table { font-size: 8pt; max-width: 100%; }
 td, th { overflow-wrap: anywhere; }
-img { max-width: 100% !important; height: auto; break-inside: avoid; }
+/* A figure fits on one page (a tall plot is scaled down, keeping its pixels). */
+img { max-width: 100% !important; max-height: 240mm; width: auto; height: auto; break-inside: avoid; }
 h1, h2, h3, h4, h5, h6 { break-after: avoid; }
 /* Code boxes are plain blocks on paper: Chromium clipped a flex box taller than a page
    at the page's end, losing the rest of the cell. A short cell or output is kept on
