@@ -3,8 +3,9 @@
 #   make test   build it if needed, then lint and run the test suite (installs the
 #               test tools, and Debian's Chromium when it is missing)
 # Also: make serve (live preview), make clean, make lock (refresh the four locks),
-# make linkcheck (external links), make drift JAX=<version>|latest (what another JAX
-# changes in the book; after make html; MAINTAINING.md, "Drift watch").
+# make linkcheck (external links), make pdf (the whole book as one PDF), make drift
+# JAX=<version>|latest (what another JAX changes in the book; after make html;
+# MAINTAINING.md, "Drift watch").
 # GPU build (the publish workflow): make html JAX_BACKEND=cuda12 (MAINTAINING.md).
 SHELL := /bin/bash
 VENV := .venv
@@ -34,7 +35,7 @@ else
 $(error JAX_BACKEND must be cpu or cuda12, not '$(JAX_BACKEND)')
 endif
 
-.PHONY: html test lint chromium serve clean lock check-gpu linkcheck drift
+.PHONY: html test lint chromium serve clean lock check-gpu linkcheck drift pdf
 
 html: $(BOOK_STAMP) $(BACKEND_DEPS)
 	$(PY) tools/build.py
@@ -60,6 +61,12 @@ linkcheck: html
 drift: $(BOOK_STAMP)
 	@test -n "$(JAX)" || { echo "Say which JAX: make drift JAX=<version>, or JAX=latest" >&2; exit 2; }
 	$(PY) tools/drift.py --jax "$(JAX)"
+
+# The whole book as one PDF, from the executed build (tools/make_pdf.py; nothing is
+# executed again): _build/pdf/learn-jax.pdf, also served by the site (learn-jax.pdf).
+# Printed by the system Chromium with Playwright (test tools); MAINTAINING.md says why.
+pdf: html $(TEST_STAMP) chromium
+	$(PY) tools/make_pdf.py
 
 check-gpu: $(BOOK_STAMP) $(GPU_STAMP)
 	$(PY) tools/check_gpu.py

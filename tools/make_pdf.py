@@ -1,0 +1,501 @@
+"""The whole book as one PDF: `make pdf` (after `make html`; nothing is executed again).
+
+1. **Sources.** A Sphinx `singlehtml` pass over the environment of the last
+   `make html` (`_build/.staging`; cell outputs come from the execution cache, so no
+   chapter runs again) writes every page of `_toc.yml`, in order, as one HTML page:
+   `_build/pdf/html/<root>.html`. Links between pages become links inside it.
+2. **Print.** The system Chromium (siteaudit.py: $JAXBOOK_CHROMIUM or Debian's
+   /usr/bin/chromium), driven by Playwright, opens that page, waits for MathJax to
+   typeset every equation, prepares it for paper (PRINT_CSS, prepare() below: a
+   title page with the build's device, JAX version and dates from its
+   timings.json, a table of contents, one part or chapter per page run, every
+   solution open, code wrapped at the margin, long outputs kept whole) and prints
+   it with page numbers, PDF bookmarks made from the headings (`outline`) and a
+   tagged structure. It prints twice: the second time the table of contents
+   carries the page numbers that the first print gave each entry.
+3. **Publish.** `_build/pdf/learn-jax.pdf` and `learn-jax.json` (pages, bytes,
+   date); then `make html`'s build runs again, so that every page of the site gets
+   its download entry and the landing page the PDF's size (tools/jaxbook_pdf.py
+   reads both files; its pages are written again, nothing is executed).
+
+`--stage sources|print|publish` runs one step (the publish workflow makes the sources
+on the GPU runner and prints on a runner with Chrome); the default runs all three.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+import bookfacts
+import build
+import siteaudit
+
+PDF_NAME = "learn-jax.pdf"  # also in tools/jaxbook_pdf.py (which must not import Playwright)
+OUT = bookfacts.ROOT / "_build" / "pdf"
+SINGLEHTML = "singlehtml"
+
+# What paper needs that a screen does not. The theme's own print rules already drop
+# most of the navigation; this finishes the job and keeps every output whole.
+PRINT_CSS = """
+@page { size: A4; }
+html, body { background: white !important; }
+.bd-header, .bd-header-article, .header-article, .bd-sidebar-primary, .bd-sidebar-secondary,
+.prev-next-area, .bd-footer, .bd-footer-article, .bd-footer-content, footer, #pst-back-to-top,
+.headerlink, .copybtn, .skip-link, .search-button, .theme-switch-button, .sidebar-toggle,
+details > summary, .toggle-button, .bd-search, #jb-print-docs-body, html body .onlyprint
+  { display: none !important; }
+/* The theme hides each page's first h1 in print (it prints its own title instead). */
+.bd-main .bd-content .bd-article h1:first-of-type { display: block !important; }
+.bd-page-width, .bd-main, .bd-main .bd-content, .bd-main .bd-content .bd-article-container,
+.bd-container, .bd-container__inner, .bd-article, article
+  { max-width: none !important; width: auto !important; padding: 0 !important; margin: 0 !important; }
+/* The theme's page layout is nested flex boxes; on paper they are plain blocks, which
+   Chromium splits between pages without losing a line. */
+body, .bd-container, .bd-container__inner, .bd-main, .bd-main .bd-content,
+.bd-main .bd-content .bd-article-container { display: block !important; }
+body { font-size: 10pt; }
+/* Code and outputs: every line wrapped at the margin, every output whole. */
+pre, .highlight pre, div.cell_output pre {
+  white-space: pre-wrap !important; overflow-wrap: anywhere !important; word-break: normal;
+  overflow: visible !important; max-height: none !important; font-size: 8pt !important;
+  line-height: 1.35 !important; }
+div.cell_output, div.cell_output .output, div.output, .highlight, .cell_input,
+.pst-scrollable-table-container, .table-wrapper, mjx-container[display="true"]
+  { max-height: none !important; overflow: visible !important; }
+mjx-container[display="true"] { max-width: 100%; }
+table { font-size: 8pt; max-width: 100%; }
+td, th { overflow-wrap: anywhere; }
+/* A figure fits on one page (a tall plot is scaled down, keeping its pixels). */
+img { max-width: 100% !important; max-height: 240mm; width: auto; height: auto; break-inside: avoid; }
+h1, h2, h3, h4, h5, h6 { break-after: avoid; }
+/* Code boxes are plain blocks on paper: Chromium clipped a flex box taller than a page
+   at the page's end, losing the rest of the cell. A short cell or output is kept on
+   one page (PREPARE_JS marks them); a long one runs on to the next page. */
+div.cell_input, div.cell_input .highlight, div[class*="highlight-"], div.cell_output .highlight
+  { display: block !important; break-inside: auto; }
+.jaxbook-pdf-keep { break-inside: avoid !important; }
+/* Every solution shown. */
+details > :not(summary) { display: block !important; }
+.toggle-hidden { display: block !important; visibility: visible !important; opacity: 1 !important; }
+/* Parts and chapters start on a new page. */
+.jaxbook-pdf-part, .jaxbook-pdf-chapter, .jaxbook-pdf-contents, .jaxbook-pdf-root { break-before: page; }
+.jaxbook-pdf-part h1 { font-size: 28pt; margin-top: 35vh; text-align: center; }
+.jaxbook-pdf-title { text-align: center; padding-top: 22vh; break-after: page; }
+.jaxbook-pdf-title .title { font-size: 30pt; font-weight: bold; margin-bottom: 8mm; }
+.jaxbook-pdf-title .subtitle { font-size: 13pt; margin-bottom: 25mm; }
+.jaxbook-pdf-title p { margin: 2mm 0; }
+.jaxbook-pdf-contents ol { list-style: none; padding-left: 0; }
+.jaxbook-pdf-contents ol ol { padding-left: 6mm; }
+.jaxbook-pdf-contents li { margin: 1.2mm 0; }
+.jaxbook-pdf-contents a { display: flex; color: inherit !important; text-decoration: none; }
+.jaxbook-pdf-contents a .fill { flex: 1; border-bottom: 1px dotted #999; margin: 0 2mm 1.2mm; }
+.jaxbook-pdf-contents .part > a { font-weight: bold; margin-top: 3mm; }
+"""
+
+FOOTER = (
+    '<div style="font-size:8pt;width:100%;text-align:center;color:#555;'
+    'font-family:sans-serif"><span class="pageNumber"></span> / <span class="totalPages"></span></div>'
+)
+
+# Short cells, outputs and equations are kept on one page (see PRINT_CSS): those under
+# half a page's height, measured at the width of the printed text (180 mm, 680 px).
+TEXT_WIDTH_PX = 680
+KEEP_JS = """
+() => {
+  let kept = 0;
+  for (const box of document.querySelectorAll("div.cell_input, div.cell_output > .output, div.math")) {
+    if (box.getBoundingClientRect().height < 480) { box.classList.add("jaxbook-pdf-keep"); kept++; }
+  }
+  return kept;
+}
+"""
+
+# Runs in the page: lays the single page out as a book. Returns what it did, for checks.
+PREPARE_JS = """
+({parts, root, title, facts}) => {
+  document.documentElement.dataset.theme = "light";
+  document.documentElement.dataset.mode = "light";
+  const article = document.querySelector("article.bd-article") || document.querySelector("main");
+  const rootSection = article.querySelector(":scope > section");
+  const done = {missing: [], chapters: []};
+
+  function relevel(node, top) {
+    const heads = [...node.querySelectorAll("h1, h2, h3, h4, h5, h6")];
+    if (!heads.length) return;
+    const shift = parseInt(heads[0].tagName[1]) - top;
+    for (const h of heads) {
+      const level = Math.min(6, Math.max(1, parseInt(h.tagName[1]) - shift));
+      if (level === parseInt(h.tagName[1])) continue;
+      const n = document.createElement("h" + level);
+      for (const a of h.attributes) n.setAttribute(a.name, a.value);
+      n.append(...h.childNodes);
+      h.replaceWith(n);
+    }
+  }
+
+  // Every solution and dropdown open (the site collapses them).
+  document.querySelectorAll("details").forEach((d) => (d.open = true));
+  document.querySelectorAll(".toggle-hidden").forEach((e) => e.classList.remove("toggle-hidden"));
+
+  // The pages of the toc, moved out of the root page's last section, one after another.
+  const book = document.createElement("div");
+  const contents = [];
+  for (const part of parts) {
+    const level = part.caption ? 2 : 1;
+    let entry = null;
+    if (part.caption) {
+      const sec = document.createElement("section");
+      sec.className = "jaxbook-pdf-part";
+      sec.id = "jaxbook-pdf-part-" + (contents.length + 1);
+      const h = document.createElement("h1");
+      h.textContent = part.caption;
+      sec.append(h);
+      book.append(sec);
+      entry = {title: part.caption, href: "#" + sec.id, part: true, children: []};
+      contents.push(entry);
+    }
+    for (const doc of part.docs) {
+      const span = document.getElementById("document-" + doc);
+      const sec = span && span.nextElementSibling;
+      if (!sec) { done.missing.push(doc); continue; }
+      const wrap = document.createElement("div");
+      wrap.className = "jaxbook-pdf-chapter";
+      wrap.append(span, sec);
+      relevel(sec, level);
+      book.append(wrap);
+      const head = sec.querySelector("h1, h2, h3, h4, h5, h6");
+      const item = {title: head ? head.textContent.replace(/#$/, "").trim() : doc, href: "#document-" + doc};
+      (entry ? entry.children : contents).push(item);
+      done.chapters.push(doc);
+    }
+  }
+  // The root page's own toctree wrapper is empty now.
+  rootSection.querySelectorAll(".toctree-wrapper").forEach((w) => { if (!w.textContent.trim()) w.remove(); });
+  const rootWrap = document.createElement("div");
+  rootWrap.className = "jaxbook-pdf-root";
+  rootWrap.id = "document-" + root;
+  rootSection.replaceWith(rootWrap);
+  rootWrap.append(rootSection);
+  rootWrap.after(book);
+  const rootHead = rootSection.querySelector("h1");
+  contents.unshift({title: rootHead ? rootHead.textContent.replace(/#$/, "").trim() : root, href: "#document-" + root});
+
+  // Title page and table of contents, before everything.
+  const titlePage = document.createElement("div");
+  titlePage.className = "jaxbook-pdf-title";
+  const line = (cls, text) => { const p = document.createElement("p"); p.className = cls; p.textContent = text; return p; };
+  titlePage.append(line("title", title.title), line("subtitle", title.author));
+  for (const text of facts) titlePage.append(line("fact", text));
+  const toc = document.createElement("nav");
+  toc.className = "jaxbook-pdf-contents";
+  toc.setAttribute("aria-label", "Contents");
+  const tocHead = document.createElement("p");
+  tocHead.style.cssText = "font-size: 20pt; font-weight: bold; margin-bottom: 6mm";
+  tocHead.textContent = "Contents";
+  toc.append(tocHead);
+  function list(items) {
+    const ol = document.createElement("ol");
+    for (const it of items) {
+      const li = document.createElement("li");
+      if (it.part) li.className = "part";
+      const a = document.createElement("a");
+      a.href = it.href;
+      const t = document.createElement("span"); t.textContent = it.title;
+      const fill = document.createElement("span"); fill.className = "fill";
+      const num = document.createElement("span"); num.className = "page"; num.dataset.target = it.href.slice(1);
+      a.append(t, fill, num);
+      li.append(a);
+      if (it.children && it.children.length) li.append(list(it.children));
+      ol.append(li);
+    }
+    return ol;
+  }
+  toc.append(list(contents));
+  rootWrap.before(titlePage, toc);
+  done.contents = contents;
+  return done;
+}
+"""
+
+
+def toc_parts(book: Path) -> tuple[str, list[dict]]:
+    """(root, [{caption, docs}]) of _toc.yml: the pages after the root, in order,
+    grouped by part (one part without caption when the toc has no parts)."""
+    toc = yaml.safe_load((book / "_toc.yml").read_text())
+    strip = lambda f: f.rsplit(".", 1)[0] if f.endswith((".md", ".ipynb")) else f  # noqa: E731
+
+    def files(entries):
+        return [strip(e["file"]) for e in entries or [] if "file" in e]
+
+    if "parts" in toc:
+        parts = [{"caption": p.get("caption"), "docs": files(p.get("chapters"))} for p in toc["parts"]]
+    else:
+        parts = [{"caption": None, "docs": files(toc.get("chapters"))}]
+    return strip(toc["root"]), parts
+
+
+def make_sources(book: Path, out: Path) -> Path:
+    """The singlehtml pass over the last `make html` build; returns its folder."""
+    staging = book / "_build" / ".staging"
+    if not (staging / "last-build-succeeded").exists():
+        raise SystemExit("make_pdf: run `make html` first (no successful build in _build/.staging).")
+    backend = os.environ.get("JAX_BACKEND") or "cpu"
+    with build.build_lock(book / "_build"):
+        code = build.run_jupyter_book(book, staging, False, backend, "--builder", SINGLEHTML)
+        if code != 0:
+            raise SystemExit("make_pdf: the singlehtml pass failed (see above).")
+        build.swap_in(staging / "_build" / SINGLEHTML, out / "html")
+    return out / "html"
+
+
+def title_facts(html: Path) -> list[str]:
+    """Where and when the book was executed (the site's timings.json), and when printed."""
+    doc = bookfacts.load_timings(html / "timings.json")
+    b = doc["build"]
+    dates = b["dates"]
+    when = dates[0] if len(set(dates)) == 1 else f"{dates[0]} to {dates[-1]}"
+    return [
+        f"Executed on {', '.join(b['devices'])} with JAX {', '.join(b['jax_versions'])}, {when}.",
+        f"Printed {datetime.date.today().isoformat()}. The book online: {bookfacts.config()['site_url']}/",
+    ]
+
+
+def print_pdf(book: Path, html: Path, target: Path) -> dict:
+    """Print the singlehtml page to `target`; returns what the layout step did."""
+    from playwright.sync_api import sync_playwright
+
+    problem = siteaudit.missing_chromium_message()
+    if problem:
+        raise SystemExit(problem)
+    root, parts = toc_parts(book)
+    raw = yaml.safe_load((book / "_config.yml").read_text())
+    arguments = {
+        "parts": parts,
+        "root": root,
+        "title": {"title": raw["title"], "author": raw.get("author", "")},
+        "facts": title_facts(html),
+    }
+    options = dict(
+        format="A4",
+        margin={"top": "16mm", "bottom": "18mm", "left": "15mm", "right": "15mm"},
+        print_background=True,
+        display_header_footer=True,
+        header_template="<span></span>",
+        footer_template=FOOTER,
+        outline=True,
+        tagged=True,
+    )
+    with siteaudit.serve(html) as base, sync_playwright() as p:
+        browser = siteaudit.launch(p)
+        try:
+            page = browser.new_context(color_scheme="light").new_page()
+            page.goto(base + f"{root}.html", wait_until="networkidle")
+            page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+            page.evaluate("MathJax.startup.promise")
+            done = page.evaluate(PREPARE_JS, arguments)
+            if done["missing"]:
+                raise SystemExit(
+                    f"make_pdf: pages of _toc.yml missing from the single page: {done['missing']}"
+                )
+            page.add_style_tag(content=PRINT_CSS)
+            page.emulate_media(media="print")
+            page.set_viewport_size({"width": TEXT_WIDTH_PX, "height": 1000})
+            page.evaluate("MathJax.typesetPromise()")
+            done["kept_on_one_page"] = page.evaluate(KEEP_JS)
+            page.evaluate("document.fonts.ready.then(() => true)")
+            # First print (untagged: faster, same layout): where each entry of the contents starts.
+            page.pdf(path=str(target), **{**options, "outline": False, "tagged": False})
+            numbers = contents_pages(target)
+            page.evaluate(
+                """(numbers) => { for (const n of document.querySelectorAll('.jaxbook-pdf-contents .page'))
+                     n.textContent = numbers[n.dataset.target] ?? ''; }""",
+                numbers,
+            )
+            page.pdf(path=str(target), **options)
+            second = contents_pages(target)
+            if second != numbers:
+                raise SystemExit(
+                    f"make_pdf: the page numbers moved between the prints: {numbers} vs {second}"
+                )
+            done["contents_pages"] = numbers
+        finally:
+            browser.close()
+    return done
+
+
+def contents_pages(pdf: Path) -> dict[str, int]:
+    """{target id: page number} of the contents' links, from the PDF's own link
+    annotations: Chromium turns each '#id' link into a jump to the id's place."""
+    numbers: dict[str, int] = {}
+    with open_pdf(pdf) as (doc, pages):
+        number = {page.pageid: n for n, page in enumerate(pages, start=1)}
+        names = named_destinations(doc)
+        for page in pages[:6]:  # the title page and the contents come first
+            for link in internal_links(page, names):
+                if link["name"] and link["target_page"] in number:
+                    numbers.setdefault(link["name"], number[link["target_page"]])
+    return numbers
+
+
+@contextlib.contextmanager
+def open_pdf(pdf: Path):
+    """(pdfminer document, its pages) of a PDF file."""
+    from pdfminer.pdfdocument import PDFDocument
+    from pdfminer.pdfpage import PDFPage
+    from pdfminer.pdfparser import PDFParser
+
+    with open(pdf, "rb") as handle:
+        doc = PDFDocument(PDFParser(handle))
+        yield doc, list(PDFPage.create_pages(doc))
+
+
+def named_destinations(doc) -> dict[str, object]:
+    """{name: page object id} of a PDF's named destinations (pdfminer document)."""
+    from pdfminer.pdftypes import resolve1
+
+    found = {}
+
+    def key(name):
+        return name.decode() if isinstance(name, bytes) else getattr(name, "name", str(name))
+
+    catalog = doc.catalog
+    for name, dest in (resolve1(catalog.get("Dests")) or {}).items():
+        found[key(name)] = _dest_page(dest)
+
+    def walk(node):
+        node = resolve1(node)
+        items = resolve1(node.get("Names", []))
+        for i in range(0, len(items), 2):
+            found[key(items[i])] = _dest_page(items[i + 1])
+        for kid in resolve1(node.get("Kids", [])):
+            walk(kid)
+
+    names = resolve1(catalog.get("Names")) or {}
+    if "Dests" in names:
+        walk(names["Dests"])
+    return found
+
+
+def _dest_page(dest):
+    from pdfminer.pdftypes import resolve1
+
+    dest = resolve1(dest)
+    if isinstance(dest, dict):
+        dest = resolve1(dest.get("D"))
+    if isinstance(dest, list) and dest:
+        return getattr(dest[0], "objid", None)
+    return None
+
+
+def internal_links(page, names: dict) -> list[dict]:
+    """The links of a pdfminer page that jump inside the PDF: [{name, target_page}]
+    (target_page: the page object id, None when the destination does not exist)."""
+    from pdfminer.pdftypes import resolve1
+
+    links = []
+    for annot in resolve1(page.annots) or []:
+        annot = resolve1(annot)
+        if getattr(resolve1(annot.get("Subtype")), "name", None) != "Link":
+            continue
+        dest = resolve1(annot.get("Dest"))
+        action = resolve1(annot.get("A")) or {}
+        if dest is None and getattr(resolve1(action.get("S")), "name", None) == "GoTo":
+            dest = resolve1(action.get("D"))
+        if dest is None:
+            continue
+        if isinstance(dest, list):  # an explicit destination: [page, /XYZ, ...]
+            links.append({"name": None, "target_page": _dest_page(dest)})
+            continue
+        name = dest.decode() if isinstance(dest, bytes) else getattr(dest, "name", str(dest))
+        links.append({"name": name, "target_page": names.get(name)})
+    return links
+
+
+def page_count(pdf: Path) -> int:
+    import pypdfium2
+
+    doc = pypdfium2.PdfDocument(str(pdf))
+    try:
+        return len(doc)
+    finally:
+        doc.close()
+
+
+def publish(book: Path, pdf: Path, pages: int) -> None:
+    """The facts the site shows (tools/jaxbook_pdf.py), then the site built again."""
+    info = {
+        "file": pdf.name,
+        "bytes": pdf.stat().st_size,
+        "pages": pages,
+        "date": datetime.date.today().isoformat(),
+    }
+    (pdf.parent / "learn-jax.json").write_text(json.dumps(info, indent=2) + "\n")
+    code = build.main(["--book", str(book)])
+    if code != 0:
+        raise SystemExit(code)
+
+
+def sources_hash(html: Path) -> str:
+    """A hash of the single page and everything next to it (images, scripts), and of
+    this file (the print's layout)."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for path in sorted(p for p in html.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(html).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def up_to_date(out: Path) -> bool:
+    """The PDF and its facts exist and were printed from the current single page."""
+    record = out / "print.json"
+    if not ((out / PDF_NAME).is_file() and (out / "learn-jax.json").is_file() and record.is_file()):
+        return False
+    return json.loads(record.read_text()).get("sources") == sources_hash(out / "html")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--book", type=Path, default=bookfacts.ROOT)
+    parser.add_argument("--stage", choices=("all", "sources", "print", "publish"), default="all")
+    args = parser.parse_args(argv)
+    book = args.book.resolve()
+    out = book / "_build" / "pdf"
+    out.mkdir(parents=True, exist_ok=True)
+    pdf = out / PDF_NAME
+    start = time.perf_counter()
+    if args.stage in ("all", "sources"):
+        make_sources(book, out)
+        print(f"make_pdf: the single page is in {out / 'html'} ({time.perf_counter() - start:.0f} s)")
+    if args.stage == "all" and up_to_date(out):
+        print(f"make_pdf: {pdf} is up to date (the single page did not change since it was printed)")
+        return 0
+    if args.stage in ("all", "print"):
+        t = time.perf_counter()
+        tmp = pdf.with_suffix(".pdf.tmp")
+        done = print_pdf(book, out / "html", tmp)
+        tmp.replace(pdf)
+        pages = page_count(pdf)
+        record = {"pages": pages, "sources": sources_hash(out / "html"), **done}
+        (out / "print.json").write_text(json.dumps(record, indent=2) + "\n")
+        print(
+            f"make_pdf: {pdf} ({pages} pages, {pdf.stat().st_size / 1e6:.1f} MB, "
+            f"printed in {time.perf_counter() - t:.0f} s)"
+        )
+    if args.stage in ("all", "publish"):
+        pages = json.loads((out / "print.json").read_text())["pages"]
+        publish(book, pdf, pages)
+    print(f"make_pdf: done in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
