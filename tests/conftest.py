@@ -32,6 +32,11 @@ def _page(path: Path) -> BeautifulSoup:
     return BeautifulSoup(path.read_text(), "html.parser")
 
 
+def page_cache_clear() -> None:
+    """Forget the parsed pages (after a step that writes the site again)."""
+    _page.cache_clear()
+
+
 @dataclass(frozen=True)
 class Book:
     root: Path
@@ -83,6 +88,23 @@ def machine_factor(seconds: dict[str, float | None], reference: dict[str, float]
 
     ratios = [seconds[d] / reference[d] for d in reference if seconds.get(d)]
     return max(1.0, statistics.median(ratios)) if ratios else 1.0
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the session (Playwright's sync API allows one per thread):
+    the browser tests and the PDF tests share it."""
+    import siteaudit
+
+    problem = siteaudit.missing_chromium_message()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = siteaudit.launch(p)
+        yield chromium
+        chromium.close()
 
 
 def text_of(node) -> str:

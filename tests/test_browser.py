@@ -104,19 +104,6 @@ def summary(request) -> _Summary:
 
 
 @pytest.fixture(scope="session")
-def browser():
-    problem = siteaudit.missing_chromium_message()
-    if problem:
-        pytest.fail(problem, pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = siteaudit.launch(p)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="session")
 def site(book):
     """The base URL of the built site, served on 127.0.0.1."""
     with siteaudit.serve(book.html) as base:

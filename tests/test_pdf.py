@@ -23,8 +23,7 @@ import make_pdf
 import pytest
 
 import bookfacts
-import siteaudit
-from conftest import ROOT, text_of
+from conftest import ROOT, page_cache_clear, text_of
 
 MARGIN_PT = 15 / 25.4 * 72  # make_pdf prints with 15 mm left and right margins
 SLACK_PT = 2.0  # a glyph's box may reach a little past its advance (italics, J)
@@ -193,6 +192,8 @@ def pdf(book):
         pytest.fail(
             "make pdf failed:\n" + result.stdout[-4000:] + "\n" + result.stderr[-4000:], pytrace=False
         )
+    # the site's pages were written again (the download entry): read them afresh
+    page_cache_clear()
     return ROOT / "_build" / "pdf" / make_pdf.PDF_NAME
 
 
@@ -258,7 +259,15 @@ def test_every_glued_value_of_the_chapter_is_in_the_pdf(book, facts, docname):
     glued = [text_of(s) for s in book.page(docname).select("span.pasted-text")]
     numbers = [g for g in glued if re.search(r"\d", g)]
     assert numbers, f"{docname}: the page shows no glued number"
-    missing = [g for g in glued if compact(g) not in facts.compact]
+    # A glued sentence that a page break splits can come out of the PDF's text in
+    # another order (math and code of the next page in between): then each of its
+    # numbers must be there.
+    missing = [
+        g
+        for g in glued
+        if compact(g) not in facts.compact
+        and not all(compact(n) in facts.compact for n in re.findall(r"\d[\d.,]*(?:\s?[×%µmn]?s\b|×)?", g))
+    ]
     assert not missing, f"{docname}: glued values missing from the PDF: {missing[:10]}"
 
 
@@ -349,31 +358,22 @@ def test_publish_prints_the_pdf_after_the_site_and_before_uploading_it():
 
 
 @pytest.fixture(scope="module")
-def printer(tmp_path_factory):
+def printer(tmp_path_factory, browser):
     """print(html, **pdf options) -> PdfFacts of that HTML printed like the book."""
-    problem = siteaudit.missing_chromium_message()
-    if problem:
-        pytest.fail(problem, pytrace=False)
-    from playwright.sync_api import sync_playwright
-
     folder = tmp_path_factory.mktemp("seeded")
-    with sync_playwright() as p:
-        browser = siteaudit.launch(p)
-        page = browser.new_page()
+    page = browser.new_page()
 
-        def print_(html: str, name: str, **options) -> PdfFacts:
-            page.set_content(html)
-            target = folder / f"{name}.pdf"
-            kwargs = dict(
-                format="A4", margin={"left": "15mm", "right": "15mm", "top": "15mm", "bottom": "15mm"}
-            )
-            kwargs.update(outline=True, tagged=True)
-            kwargs.update(options)
-            page.pdf(path=str(target), **kwargs)
-            return read_pdf(target)
+    def print_(html: str, name: str, **options) -> PdfFacts:
+        page.set_content(html)
+        target = folder / f"{name}.pdf"
+        kwargs = dict(format="A4", margin={"left": "15mm", "right": "15mm", "top": "15mm", "bottom": "15mm"})
+        kwargs.update(outline=True, tagged=True)
+        kwargs.update(options)
+        page.pdf(path=str(target), **kwargs)
+        return read_pdf(target)
 
-        yield print_
-        browser.close()
+    yield print_
+    page.close()
 
 
 GOOD = "<h1>Chapter</h1><p>Prose with a number 1.25 and math.</p><pre>x = 1  # a short line</pre>"
