@@ -391,7 +391,7 @@ def _compare_arrays(got, want, rtol, atol, what):
     try:
         got_a = _np.asarray(got)
     except Exception as err:  # not convertible to an array
-        return f"{what} is a {type(got).__name__}, not an array ({type(err).__name__})"
+        return f"{what} is of type {type(got).__name__}, not an array ({type(err).__name__})"
     want_a = _np.asarray(want)
     if got_a.shape != want_a.shape:
         return f"{what} has shape {got_a.shape}; expected shape {want_a.shape} (dtype {want_a.dtype})"
@@ -434,12 +434,12 @@ def check_array(answer, expected, *, name="your answer", rtol=1e-5, atol=1e-6):
 
 def check_function(fn, reference, cases, *, name="your function", jittable=False, rtol=1e-5, atol=1e-6):
     """Check a function answer on each case (a tuple of arguments) against
-    `reference`; with `jittable`, it must also work under `jax.jit` (the first
-    argument traced, the others as given)."""
+    `reference`; with `jittable`, it must also work under `jax.jit` (every
+    argument traced)."""
     if not _answered(fn):
         return Verdict(False, _NOT_ANSWERED)
     if not callable(fn):
-        return Verdict(False, f"{name} is a {type(fn).__name__}, not a function")
+        return Verdict(False, f"{name} is of type {type(fn).__name__}, not a function")
     for args in cases:
         shown = ", ".join(_short(a) for a in args)
         try:
