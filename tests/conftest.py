@@ -107,6 +107,24 @@ def browser():
         chromium.close()
 
 
+def run_setup_probe(probe: str, **env: str) -> dict:
+    """Run `probe` (Python that exec's the setup cell from the path in SETUP and
+    prints "RESULT" + JSON) in a fresh interpreter on the CPU, so that the setup
+    cell's global settings never leak into pytest; return the JSON."""
+    import json
+
+    setup = ROOT / "chapters" / "book_setup.py"
+    out = subprocess.run(
+        [sys.executable, "-c", f"SETUP = {str(setup)!r}\n" + probe],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, JAX_PLATFORMS="cpu", **env),
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.split("RESULT", 1)[1])
+
+
 def text_of(node) -> str:
     return " ".join(node.get_text(" ").split())
 

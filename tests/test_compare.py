@@ -5,16 +5,9 @@ so that the setup cell's global settings do not leak into pytest."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-from conftest import ROOT
-
-SETUP = ROOT / "chapters" / "book_setup.py"
+from conftest import run_setup_probe
 
 PROBE = r"""
 import json, random
@@ -84,16 +77,7 @@ print("RESULT" + json.dumps(results))
 
 @pytest.fixture(scope="module")
 def probe():
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    out = subprocess.run(
-        [sys.executable, "-c", f"SETUP = {str(SETUP)!r}\n" + PROBE],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.split("RESULT", 1)[1])
+    return run_setup_probe(PROBE)
 
 
 def test_well_separated_distributions_give_the_right_word_and_ratio(probe):

@@ -5,18 +5,11 @@ passes its solution and fails wrong answers. Run in a subprocess, like the setup
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import nbformat
 import pytest
 
 import bookfacts
-from conftest import ROOT
-
-SETUP = ROOT / "chapters" / "book_setup.py"
+from conftest import ROOT, run_setup_probe
 
 PROBE = r"""
 import json
@@ -65,15 +58,7 @@ print("RESULT" + json.dumps(ns["out"]))
 
 @pytest.fixture(scope="module")
 def probe():
-    out = subprocess.run(
-        [sys.executable, "-c", f"SETUP = {str(SETUP)!r}\n" + PROBE],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, JAX_PLATFORMS="cpu"),
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.split("RESULT", 1)[1])
+    return run_setup_probe(PROBE)
 
 
 def test_a_right_answer_says_so_in_one_line(probe):

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 import bookfacts
-from conftest import ROOT
+from conftest import ROOT, run_setup_probe
 
 SETUP = ROOT / "chapters" / "book_setup.py"
 
@@ -61,16 +61,7 @@ print("RESULT" + json.dumps({
 
 @pytest.fixture(scope="module")
 def probe():
-    env = dict(os.environ, JAXBOOK_BUILD="1", JAX_PLATFORMS="cpu")
-    out = subprocess.run(
-        [sys.executable, "-c", f"SETUP = {str(SETUP)!r}\n" + PROBE],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.split("RESULT", 1)[1])
+    return run_setup_probe(PROBE, JAXBOOK_BUILD="1")
 
 
 def test_measure_reports_first_call_median_and_spread(probe):
