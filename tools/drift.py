@@ -253,21 +253,27 @@ def execute_chapters(book: Path) -> int:
         nb = bookfacts.read_notebook(source)
         print(f"{source}: executing", flush=True)
         error = None
+        started: list[int] = []  # the cells nbclient began to execute, by index
+
+        def note_start(cell, cell_index, started=started):
+            started.append(cell_index)
+
         try:
             with tempfile.TemporaryDirectory() as cwd:
                 result = single_nb_execution(
-                    nb, cwd=cwd, allow_errors=True, timeout=timeout, meta_override=True, record_timing=True
+                    nb,
+                    cwd=cwd,
+                    allow_errors=True,
+                    timeout=timeout,
+                    meta_override=True,
+                    on_cell_execute=note_start,
                 )
             if result.err is not None:
                 error = f"{result.exc_string}\n{type(result.err).__name__}: {result.err}"
         except Exception as err:  # e.g. DeadKernelError: the kernel crashed
             error = traceback.format_exc()
-            code = [c for c in nb.cells if c.cell_type == "code"]
-            # the cell it died in: the first that never got its reply (nbclient records
-            # the reply's time), else the last one that started
-            unfinished = [c for c in code if "shell.execute_reply" not in c.metadata.get("execution", {})]
-            started = [c for c in code if isinstance(c.get("execution_count"), int)]
-            dying = unfinished[0] if unfinished else started[-1] if started else None
+            # the cell it died in: the last one nbclient began to execute
+            dying = nb.cells[started[-1]] if started else None
             if dying is not None:  # in the words build.describe_failure reads
                 rule = "-" * 20
                 error += f"\nAn error occurred while executing the following cell:\n{rule}\n{dying.source}\n{rule}\n"
