@@ -84,18 +84,23 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def serve(directory: Path):
-    """Serve `directory` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
+def _serving(handler, path: str):
+    """Run an HTTP server with `handler` on 127.0.0.1 (a free port) in a thread;
+    yields its URL for `path`."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def serve(directory: Path):
+    """Serve `directory` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
+    return _serving(functools.partial(_QuietHandler, directory=str(directory)), "/")
 
 
 def site_prefix(root: Path = bookfacts.ROOT) -> str:
@@ -129,22 +134,11 @@ class _PagesHandler(_QuietHandler):
             self.wfile.write(body)
 
 
-@contextmanager
 def serve_like_pages(directory: Path, prefix: str):
     """Serve `directory` under `prefix` on 127.0.0.1, with GitHub Pages' 404
     behaviour; yields the site's base URL (ending in the prefix)."""
-    handler = functools.partial(
-        type("Handler", (_PagesHandler,), {"prefix": prefix}), directory=str(directory)
-    )
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}{prefix}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    handler = type("Handler", (_PagesHandler,), {"prefix": prefix})
+    return _serving(functools.partial(handler, directory=str(directory)), prefix)
 
 
 # --------------------------------------------------------------------------- pages
