@@ -5,7 +5,6 @@ check is also run on a seeded violation, to show that it can fail."""
 
 from __future__ import annotations
 
-import importlib
 import posixpath
 from urllib.parse import urlsplit
 
@@ -13,6 +12,7 @@ import pytest
 
 import bookfacts
 import jaxbook_concepts
+import make_inventories
 from conftest import CHAPTERS, ROOT
 
 DATA = jaxbook_concepts.load(ROOT)
@@ -67,25 +67,7 @@ def test_the_map_is_well_formed():
 
 
 def test_every_name_exists_in_this_jax():
-    def resolve(name):
-        parts = name.split(".")
-        for i in range(len(parts), 0, -1):
-            try:
-                obj = importlib.import_module(".".join(parts[:i]))
-            except ImportError:
-                continue
-            for part in parts[i:]:
-                obj = getattr(obj, part)
-            return obj
-        raise ImportError(name)
-
-    missing = []
-    for concept in DATA["concepts"]:
-        for name in concept["names"]:
-            try:
-                resolve(name)
-            except (ImportError, AttributeError):
-                missing.append(name)
+    missing = [n for c in DATA["concepts"] for n in c["names"] if make_inventories.resolve(n) is None]
     assert missing == []
 
 
