@@ -195,11 +195,22 @@ def drop_damaged_cache_entries(book: Path = ROOT) -> list[str]:
 
     if not cache_path(book).is_dir():
         return []
+    import nbformat
+
     cache = get_cache(str(cache_path(book)))
+    # Read the files themselves: get_cache_bundle would also write each entry's
+    # access time into the cache's database, on every build. The path of an entry's
+    # notebook is private to jupyter-cache (1.0.1, requirements.txt).
+    if not hasattr(cache, "_get_notebook_path_cache"):
+        raise RuntimeError(
+            "jupyter-cache no longer has _get_notebook_path_cache (known in 1.0.1): "
+            "update bookfacts.drop_damaged_cache_entries"
+        )
     dropped = []
     for record in cache.list_cache_records():
         try:
-            cache.get_cache_bundle(record.pk)
+            path = cache._get_notebook_path_cache(record.hashkey)
+            nbformat.reads(path.read_text(encoding="utf8"), nbformat.NO_CONVERT)
         except Exception as exc:  # any unreadable entry is damaged
             cache.remove_cache(record.pk)
             name = Path(record.uri).name if record.uri else f"entry {record.pk}"
@@ -476,8 +487,6 @@ CHECK_KEY = "jaxbook_check"  # what verify_check (chapters/book_setup.py) proved
 def check_problems(nb) -> list[str]:
     """Every check cell defines one check_... function, which a later cell proves
     with verify_check (it passes the solution and fails wrong answers)."""
-    import re
-
     problems = []
     cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
     for i, cell in enumerate(cells, start=1):
