@@ -310,7 +310,7 @@ def compare(
     b,
     *,
     labels,
-    rounds=9,
+    rounds=7,
     min_repeat_s=0.03,
     max_calls=10_000,
     per=(1, 1),

@@ -51,10 +51,10 @@ def run(a, b, **kw):
             "text": str(c), "order": "".join(order), "inner": [c.a.inner, c.b.inner], "times_a": c.a.times, "times_b": c.b.times}
 
 
-# the load doubles part-way through (at 0.35 s of the fake clock's time): sequential timing of
+# the load doubles part-way through (at 0.25 s of the fake clock's time): sequential timing of
 # A then B would see B twice as slow; interleaved rounds see both equally
 def step(t):
-    return 1.0 if t < 0.35 else 2.0
+    return 1.0 if t < 0.25 else 2.0
 
 
 results = {
@@ -68,6 +68,7 @@ results = {
     "drift": run((1e-3, 0.02, step), (1e-3, 0.02, step)),
     "fmt": [ns["fmt_ratio"](x) for x in (1.045, 0.8, 2.0, 12.34, 1234.5, 0.00423)],
     "interval9": list(ns["_median_interval"](list(range(9)), 0.95)),
+    "interval7": list(ns["_median_interval"](list(range(7)), 0.95)),
     "interval20": list(ns["_median_interval"](list(range(20)), 0.95)),
     "interval5": list(ns["_median_interval"](list(range(5)), 0.95)),
 }
@@ -136,7 +137,7 @@ def test_a_speed_up_never_prints_as_a_fraction_slower(probe):
 
 
 def test_rounds_are_interleaved_and_alternate_which_goes_first(probe):
-    # Rounds A B, B A, A B, ...: the last 9 + 9 repeats, as runs of calls of one
+    # Rounds A B, B A, A B, ...: the last 7 + 7 repeats, as runs of calls of one
     # function, are A, BB, AA, BB, ..., AA, B (a run of two repeats where the order
     # flips); each repeat of several calls starts with one untimed call.
     import itertools
@@ -145,10 +146,10 @@ def test_rounds_are_interleaved_and_alternate_which_goes_first(probe):
     ca, cb = c["inner"]
     assert ca > 1 and cb > 1
     ca, cb = ca + 1, cb + 1  # the untimed warm call
-    rounds = 9
+    rounds = 7
     tail = c["order"][-rounds * (ca + cb) :]
     runs = [(name, len(list(group))) for name, group in itertools.groupby(tail)]
-    expected = [("A", ca)] + [("B", 2 * cb), ("A", 2 * ca)] * 4 + [("B", cb)]
+    expected = [("A", ca)] + [("B", 2 * cb), ("A", 2 * ca)] * 3 + [("B", cb)]
     assert runs == expected, runs[:6]
     # and before them, the warm-up of both: a first call each, then the calibration
     assert c["order"].startswith("AB")
@@ -171,6 +172,8 @@ def test_cost_per_unit_of_work(probe):
 
 
 def test_order_statistics_interval(probe):
+    # n = 7 (the default): the smallest and the largest, 98.4 %
+    assert probe["interval7"] == [0, 6, pytest.approx(0.984375)]
     # n = 9: the 2nd smallest and 2nd largest cover the median with 96.1 %
     assert probe["interval9"] == [1, 7, pytest.approx(0.9609375)]
     # n = 20: the 6th and 15th, coverage 95.9 %
@@ -182,6 +185,6 @@ def test_order_statistics_interval(probe):
 
 def test_the_record_names_both_sides(probe):
     rec = probe["separated"]["record"]
-    assert rec["label_a"] == "A" and rec["label_b"] == "B" and rec["rounds"] == 9
+    assert rec["label_a"] == "A" and rec["label_b"] == "B" and rec["rounds"] == 7
     assert rec["verdict"] == "slower" and rec["words"] == probe["separated"]["words"]
     assert "vs" in probe["separated"]["text"] and "interleaved rounds" in probe["separated"]["text"]
