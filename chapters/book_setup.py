@@ -627,6 +627,16 @@ def entry_parameters(fn, *args):
     return _re.search(r"ENTRY %\S+ \((.*?)\) ->", hlo).group(1)
 
 
+def while_bodies(hlo_text):
+    """The names of the computations that are bodies of while loops."""
+    return _re.findall(r"while\(.*body=%([\w.\-]+)", hlo_text)
+
+
+def instruction_count(hlo_text):
+    """The number of instructions of an HLO module's text."""
+    return len(_re.findall(r"^\s+(?:ROOT )?%\S+ = ", hlo_text, _re.M))
+
+
 def mesh_groups(mesh, *axes):
     """The device groups of a collective over these mesh axes: devices that differ only along them."""
     ids = _np.vectorize(lambda d: d.id)(mesh.devices)
