@@ -538,3 +538,117 @@ class Executed:
 
 # Where and with what this page was executed (generated, never hand-written).
 _display(Executed())
+
+
+# --- Collectives in compiled programs (the scaling-out chapters) ---------------------
+# `compiled_collectives(jitted_fn, *args)` lists the collectives of the optimised HLO
+# that runs on each device: op, result shape on one device and its bytes, the groups
+# of devices that run it together (decoded from `replica_groups`) and the HLO
+# computation it is in. `mesh_groups(mesh, *axes)` gives the groups of a collective
+# over those mesh axes, to compare with; `show_collectives` prints the list.
+import numpy as _np
+
+_COLLECTIVE = _re.compile(
+    r"%\S+ = (\(.*?\)|\S+) (all-reduce|all-gather|reduce-scatter|collective-permute|all-to-all)\("
+)
+_DTYPE_BYTES = {"f32": 4, "s32": 4, "u32": 4, "f64": 8, "s64": 8, "f16": 2, "bf16": 2, "pred": 1}
+
+
+def _prod(values):
+    out = 1
+    for v in values:
+        out *= int(v)
+    return out
+
+
+def _shape_bytes(shape):
+    """Bytes of an HLO shape such as 'f32[3,3]{1,0}' or '(f32[], f32[16]{0})'."""
+    return sum(
+        _DTYPE_BYTES[dtype] * _prod(n for n in dims.split(",") if n)
+        for dtype, dims in _re.findall(r"(\w+)\[([\d,]*)\]", shape)
+    )
+
+
+def _device_groups(line):
+    """The groups of devices that run a collective together, from its replica_groups."""
+
+    def ints(text):
+        return [int(n) for n in text.split(",") if n]
+
+    named = _re.search(r"replica_groups=mesh\[([^\]]*)\] \{([^}]*)\}", line)  # mesh['a'=4,'b'=2] {'a'}
+    if named:
+        sizes = {name: int(size) for name, size in _re.findall(r"'(\w+)'=(\d+)", named.group(1))}
+        over = _re.findall(r"'(\w+)'", named.group(2))
+        order = [a for a in sizes if a not in over] + over
+        ids = _np.arange(_prod(sizes.values())).reshape(list(sizes.values()))
+        ids = ids.transpose([list(sizes).index(a) for a in order])
+        return ids.reshape(-1, _prod(sizes[a] for a in over)).tolist()
+    iota = _re.search(r"replica_groups=\[([\d,]+)\]<=\[([\d,]+)\](?:T\(([\d,]+)\))?", line)  # [4,2]<=[8]
+    if iota:
+        ids = _np.arange(_prod(ints(iota.group(2)))).reshape(ints(iota.group(2)))
+        if iota.group(3):
+            ids = ids.transpose(ints(iota.group(3)))
+        return ids.reshape(ints(iota.group(1))).tolist()
+    listed = _re.search(r"replica_groups=\{((?:\{[\d,]*\},?)+)\}", line)  # {{0,1},{2,3}}
+    if listed:
+        return [ints(g) for g in _re.findall(r"\{([\d,]*)\}", listed.group(1))]
+    return None
+
+
+def collectives(hlo_text):
+    """The collectives of an HLO module's text, in order."""
+    found, computation = [], None
+    for line in hlo_text.splitlines():
+        header = _re.match(r"(?:ENTRY )?%(\S+) \(", line)
+        if header:
+            computation = header.group(1)
+        match = _COLLECTIVE.search(line)
+        if match:
+            found.append(
+                {
+                    "op": match.group(2),
+                    "shape": _re.sub(r"\{[\d,]*\}|/\*index=\d+\*/", "", match.group(1)),
+                    "bytes": _shape_bytes(match.group(1)),
+                    "groups": _device_groups(line),
+                    "in": computation,
+                }
+            )
+    return found
+
+
+def compiled_collectives(fn, *args):
+    """Compile a jitted fn for these arguments and list its collectives."""
+    return collectives(fn.lower(*args).compile().as_text())
+
+
+def entry_parameters(fn, *args):
+    """The parameter shapes of the compiled per-device program, as one string."""
+    hlo = fn.lower(*args).compile().as_text()
+    return _re.search(r"ENTRY %\S+ \((.*?)\) ->", hlo).group(1)
+
+
+def while_bodies(hlo_text):
+    """The names of the computations that are bodies of while loops."""
+    return _re.findall(r"while\(.*body=%([\w.\-]+)", hlo_text)
+
+
+def instruction_count(hlo_text):
+    """The number of instructions of an HLO module's text."""
+    return len(_re.findall(r"^\s+(?:ROOT )?%\S+ = ", hlo_text, _re.M))
+
+
+def mesh_groups(mesh, *axes):
+    """The device groups of a collective over these mesh axes: devices that differ only along them."""
+    ids = _np.vectorize(lambda d: d.id)(mesh.devices)
+    order = [n for n in mesh.axis_names if n not in axes] + list(axes)
+    ids = ids.transpose([mesh.axis_names.index(n) for n in order])
+    return ids.reshape(-1, _prod(mesh.shape[a] for a in axes)).tolist()
+
+
+def show_collectives(found):
+    """Print a list from `compiled_collectives`, one collective per line."""
+    for c in found:
+        groups = " ".join("{" + ",".join(map(str, g)) + "}" for g in c["groups"]) if c["groups"] else "-"
+        print(f"{c['op']:19} {c['shape']:24} {c['bytes']:6d} bytes   devices {groups}")
+    if not found:
+        print("no collectives")
