@@ -391,8 +391,8 @@ def compiles(records, name):
 
 
 def misses(records, name):
-    """JAX's reason for each tracing-cache miss of function `name` (no file paths, and
-    without the "re-defined repeatedly?" hint), from `jit_log` records."""
+    """JAX's reason for each tracing-cache miss of function `name` (no file paths),
+    from `jit_log` records."""
     reasons = []
     for r in records:
         first, *rest = r.getMessage().splitlines()
@@ -401,8 +401,7 @@ def misses(records, name):
             line.startswith((f"{name} id=", f"for {name} defined")) for line in lines
         ):
             keep = [line for line in lines if " defined at " not in line and "closest previous key" not in line]
-            reason = " ".join(keep).replace("https://", " https://")
-            reasons.append(reason.split(" but seen another function")[0])
+            reasons.append(" ".join(keep).replace("https://", " https://"))
     return reasons
 
 
@@ -416,7 +415,8 @@ def explain_pairs(make_fn, name, pairs):
         fn(*first)
         with jit_log() as log:
             fn(*second)
-        reasons = misses(log, name)
+        # (without the "re-defined repeatedly?" hint: every fn is made on the same line)
+        reasons = [r.split(" but seen another function")[0] for r in misses(log, name)]
         outcome.append(compiles(log, name))
         print(f"{description:<46} {'cache miss: ' + reasons[0] if reasons else 'cache hit'}")
     return outcome
