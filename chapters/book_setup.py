@@ -400,7 +400,9 @@ def misses(records, name):
         if first.startswith("TRACING CACHE MISS") and any(
             line.startswith((f"{name} id=", f"for {name} defined")) for line in lines
         ):
-            keep = [line for line in lines if " defined at " not in line and "closest previous key" not in line]
+            keep = [
+                line for line in lines if " defined at " not in line and "closest previous key" not in line
+            ]
             reasons.append(" ".join(keep).replace("https://", " https://"))
     return reasons
 
@@ -427,7 +429,9 @@ def op_by_op(fn, *args):
     they move per element of args[0] (each reads its array inputs and writes its
     output), and how often exp, sin and cos run."""
     eqns = jax.make_jaxpr(fn)(*args).jaxpr.eqns
-    moved = sum(v.aval.size * v.aval.dtype.itemsize for e in eqns for v in [*e.invars, *e.outvars] if v.aval.shape)
+    moved = sum(
+        v.aval.size * v.aval.dtype.itemsize for e in eqns for v in [*e.invars, *e.outvars] if v.aval.shape
+    )
     names = [e.primitive.name for e in eqns]
     return len(eqns), moved / args[0].size, {p: names.count(p) for p in ("exp", "sin", "cos")}
 
@@ -440,7 +444,8 @@ def jitted(fn, *args):
     hlo = compiled.as_text()
     entry = hlo.split("\nENTRY ")[1]
     ops = {
-        p: len(_re.findall(rf"\b{op}\(", hlo)) for p, op in (("exp", "exponential"), ("sin", "sine"), ("cos", "cosine"))
+        p: len(_re.findall(rf"\b{op}\(", hlo))
+        for p, op in (("exp", "exponential"), ("sin", "sine"), ("cos", "cosine"))
     }
     cost = compiled.cost_analysis()
     return entry.count(" fusion("), cost["bytes accessed"] / args[0].size, ops, cost["flops"] / args[0].size
