@@ -353,6 +353,115 @@ def compare(
     return result
 
 
+# --- jit: compile logs and compiled programs -----------------------------------------
+# The jit chapters read JAX's own logs (`jax_explain_cache_misses`, `jax_log_compiles`)
+# and the compiled program's text; these helpers do the parsing so the chapters show
+# only what the reader needs.
+import contextlib as _contextlib
+import logging as _logging
+
+
+class _Collect(_logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@_contextlib.contextmanager
+def jit_log():
+    """Collect JAX's cache-miss explanations and compile messages of a block in a list
+    of log records (switches both options on for the block; nothing goes to stderr)."""
+    handler, jax_logger = _Collect(), _logging.getLogger("jax")
+    jax_logger.addHandler(handler)
+    propagate, jax_logger.propagate = jax_logger.propagate, False
+    try:
+        with jax.explain_cache_misses(True), jax.log_compiles(True):
+            yield handler.records
+    finally:
+        jax_logger.removeHandler(handler)
+        jax_logger.propagate = propagate
+
+
+def compiles(records, name):
+    """How many times the jitted function `name` was compiled, from `jit_log` records."""
+    return sum(r.getMessage().startswith(f"Compiling jit({name})") for r in records)
+
+
+def misses(records, name):
+    """JAX's reason for each tracing-cache miss of function `name` (no file paths),
+    from `jit_log` records."""
+    reasons = []
+    for r in records:
+        first, *rest = r.getMessage().splitlines()
+        lines = [line.strip() for line in rest]
+        if first.startswith("TRACING CACHE MISS") and any(
+            line.startswith((f"{name} id=", f"for {name} defined")) for line in lines
+        ):
+            keep = [
+                line for line in lines if " defined at " not in line and "closest previous key" not in line
+            ]
+            reasons.append(" ".join(keep).replace("https://", " https://"))
+    return reasons
+
+
+def explain_pairs(make_fn, name, pairs):
+    """For each (description, first args, second args): a fresh jitted function from
+    `make_fn()` is called on the first args, then on the second; prints "cache hit" or
+    JAX's reason for the second call's miss. Returns the second calls' compile counts."""
+    outcome = []
+    for description, first, second in pairs:
+        fn = make_fn()
+        fn(*first)
+        with jit_log() as log:
+            fn(*second)
+        # (without the "re-defined repeatedly?" hint: every fn is made on the same line)
+        reasons = [r.split(" but seen another function")[0] for r in misses(log, name)]
+        outcome.append(compiles(log, name))
+        print(f"{description:<46} {'cache miss: ' + reasons[0] if reasons else 'cache hit'}")
+    return outcome
+
+
+def op_by_op(fn, *args):
+    """Without jit: the kernels (one per top-level primitive of the jaxpr), the bytes
+    they move per element of args[0] (each reads its array inputs and writes its
+    output), and how often exp, sin and cos run."""
+    eqns = jax.make_jaxpr(fn)(*args).jaxpr.eqns
+    moved = sum(
+        v.aval.size * v.aval.dtype.itemsize for e in eqns for v in [*e.invars, *e.outvars] if v.aval.shape
+    )
+    names = [e.primitive.name for e in eqns]
+    return len(eqns), moved / args[0].size, {p: names.count(p) for p in ("exp", "sin", "cos")}
+
+
+def jitted(fn, *args):
+    """With jit: the kernels (fusions) of the compiled program, the bytes it moves per
+    element (cost_analysis), how often exp, sin and cos appear in its text, and its
+    arithmetic operations per element (cost_analysis)."""
+    compiled = jax.jit(fn).lower(*args).compile()
+    hlo = compiled.as_text()
+    entry = hlo.split("\nENTRY ")[1]
+    ops = {
+        p: len(_re.findall(rf"\b{op}\(", hlo))
+        for p, op in (("exp", "exponential"), ("sin", "sine"), ("cos", "cosine"))
+    }
+    cost = compiled.cost_analysis()
+    return entry.count(" fusion("), cost["bytes accessed"] / args[0].size, ops, cost["flops"] / args[0].size
+
+
+def show_program(name, fn, *args):
+    """Print and return `op_by_op` and `jitted` for fn(*args)."""
+    (k_op, b_op, ops_op), (k_jit, b_jit, ops_jit, flops) = op_by_op(fn, *args), jitted(fn, *args)
+    print(f"{name}, op by op: {k_op} kernels, {b_op:.0f} bytes per element, {ops_op}")
+    print(
+        f"{name}, jitted:   {k_jit} kernel,  {b_jit:.0f} bytes per element, {ops_jit}, "
+        f"{flops:.0f} arithmetic operations per element"
+    )
+    return (k_op, b_op, ops_op), (k_jit, b_jit, ops_jit, flops)
+
+
 # --- Checked exercises --------------------------------------------------------------
 # A check cell under an exercise calls one of these on the reader's answer and shows a
 # verdict without showing the solution; `verify_check` (hidden) proves, when the book
