@@ -1,6 +1,6 @@
 """The checks can fail: fed the defects they look for, they report them (so a
 green run means something). Each check here guards the real book elsewhere: in
-the build (bookfacts.notebook_problems), or in a test of tests/."""
+the build (bookfacts.checks.notebook_problems), or in a test of tests/."""
 
 import copy
 
@@ -23,31 +23,33 @@ def error_cell(ename=None, **metadata):
 
 def test_a_demonstration_that_stops_raising_is_reported():
     nb = new_notebook(cells=[error_cell(None, tags=["raises-exception"], raises="TypeError")])
-    assert bookfacts.error_problems(nb) == ["code cell 1 should raise TypeError, raised []"]
+    assert bookfacts.checks.error_problems(nb) == ["code cell 1 should raise TypeError, raised []"]
 
 
 def test_a_demonstration_raising_something_else_is_reported():
     nb = new_notebook(cells=[error_cell("ValueError", tags=["raises-exception"], raises="TypeError")])
-    assert bookfacts.error_problems(nb) == ["code cell 1 should raise TypeError, raised ['ValueError']"]
+    assert bookfacts.checks.error_problems(nb) == [
+        "code cell 1 should raise TypeError, raised ['ValueError']"
+    ]
 
 
 def test_an_undeclared_demonstration_is_reported():
     nb = new_notebook(cells=[error_cell("TypeError", tags=["raises-exception"])])
-    assert bookfacts.error_problems(nb) == ["code cell 1 is tagged raises-exception without `raises`"]
+    assert bookfacts.checks.error_problems(nb) == ["code cell 1 is tagged raises-exception without `raises`"]
 
 
 def test_an_untagged_error_is_reported_and_a_declared_one_passes():
     nb = new_notebook(
         cells=[error_cell("TypeError", tags=["raises-exception"], raises="TypeError"), error_cell("KeyError")]
     )
-    assert bookfacts.error_problems(nb) == ["code cell 2 raised ['KeyError']"]
+    assert bookfacts.checks.error_problems(nb) == ["code cell 2 raised ['KeyError']"]
 
 
 def test_stderr_is_reported():
     cell = new_code_cell(
         "...", outputs=[new_output("stream", name="stderr", text="UserWarning: careful\n\n")]
     )
-    assert bookfacts.stderr_problems(new_notebook(cells=[cell])) == [
+    assert bookfacts.checks.stderr_problems(new_notebook(cells=[cell])) == [
         "code cell 1 wrote to stderr: 'UserWarning: careful'"
     ]
 
@@ -56,7 +58,7 @@ def test_a_cell_that_was_not_executed_is_reported():
     # e.g. a solution tagged skip-execution: its code would be on the page unchecked
     skipped = new_code_cell("# Solution\n...", metadata={"tags": ["skip-execution"]}, execution_count=None)
     nb = new_notebook(cells=[error_cell(None), skipped])
-    assert bookfacts.unexecuted_problems(nb) == ["code cell 2 was not executed"]
+    assert bookfacts.checks.unexecuted_problems(nb) == ["code cell 2 was not executed"]
 
 
 # --- a chapter's shape ------------------------------------------------------------
@@ -81,11 +83,11 @@ def test_chapter_settings_reach_the_setup_cell_and_unknown_ones_fail(tmp_path):
     setup = tmp_path / "book_setup.py"
     setup.write_text("print('setup')\n")
     text = GOOD_HEAD.replace("---\n\n#", "jaxbook:\n  xla_flags: --a_flag\n---\n\n#") + SETUP
-    assembled = bookfacts.assemble(text, setup)
+    assembled = bookfacts.reading.assemble(text, setup)
     assert "JAXBOOK_CHAPTER = {'xla_flags': '--a_flag'}\nprint('setup')\n```" in assembled
     assert ":load:" not in assembled
     try:
-        bookfacts.assemble(text.replace("xla_flags", "xla_flag"), setup)
+        bookfacts.reading.assemble(text.replace("xla_flags", "xla_flag"), setup)
     except ValueError as exc:
         assert "unknown jaxbook settings" in str(exc)
     else:
@@ -103,9 +105,17 @@ CHAPTER = GOOD_HEAD + (
 
 
 def colab_like(markdown: str, solution_metadata: dict | None = None):
-    cells = [new_markdown_cell("# T"), new_markdown_cell("note"), new_code_cell("install"), new_code_cell("# @title Setup\n...",
-             metadata={"cellView": "form"}), new_markdown_cell(markdown),
-             new_code_cell("# @title Solution\nx = 2", metadata={"cellView": "form"} if solution_metadata is None else solution_metadata)]  # fmt: skip
+    cells = [
+        new_markdown_cell("# T"),
+        new_markdown_cell("note"),
+        new_code_cell("install"),
+        new_code_cell("# @title Setup\n...", metadata={"cellView": "form"}),
+        new_markdown_cell(markdown),
+        new_code_cell(
+            "# @title Solution\nx = 2",
+            metadata={"cellView": "form"} if solution_metadata is None else solution_metadata,
+        ),
+    ]
     return new_notebook(cells=cells)
 
 
@@ -116,7 +126,7 @@ def test_colab_checks_pass_a_good_notebook():
     )
     assert test_colab.prose_coverage(CHAPTER, nb) == 1.0
     assert test_colab.myst_leftovers(nb) == [] and test_colab.link_problems(nb) == []
-    chapter = bookfacts.read_notebook_text(CHAPTER)
+    chapter = bookfacts.reading.read_notebook_text(CHAPTER)
     assert test_colab.collapse_problems(nb, chapter) == []
     nbformat.validate(nb)
 
@@ -129,7 +139,7 @@ def test_colab_checks_report_raw_myst_missing_prose_relative_links_and_open_solu
     assert test_colab.prose_coverage(CHAPTER, raw) < test_colab.MIN_PROSE  # the first paragraph is missing
     relative = colab_like("[the jit chapter](jit.md) ![fig](../_images/a.png) [x](http://localhost:8000/a)")
     assert test_colab.link_problems(relative) == ["jit.md", "../_images/a.png", "http://localhost:8000/a"]
-    chapter = bookfacts.read_notebook_text(CHAPTER)
+    chapter = bookfacts.reading.read_notebook_text(CHAPTER)
     open_solution = colab_like("x", solution_metadata={})
     assert test_colab.collapse_problems(open_solution, chapter) == [
         "code cell 2 (hide-cell) is not collapsed"
@@ -154,8 +164,11 @@ def test_a_link_to_an_api_page_that_no_inventory_has_is_reported():
 
     good = "https://docs.jax.dev/en/latest/_autosummary/jax.jit.html"
     bad = "https://docs.jax.dev/en/latest/_autosummary/jax.not_a_function.html"
-    page = BeautifulSoup(f'<article><p><a href="{good}">jax.jit</a></p><div class="cell_input">'
-                         f'<a href="{bad}">jax.not_a_function</a></div></article>', "html.parser")  # fmt: skip
+    page = BeautifulSoup(
+        f'<article><p><a href="{good}">jax.jit</a></p><div class="cell_input">'
+        f'<a href="{bad}">jax.not_a_function</a></div></article>',
+        "html.parser",
+    )
     assert test_links.api_link_problems(page, {good: "jax.jit"}) == [f"code: {bad}"]
 
 

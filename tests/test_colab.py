@@ -28,7 +28,7 @@ import bookfacts
 import jaxbook_colab
 from conftest import CHAPTERS, REPORT, ROOT
 
-SETTINGS = bookfacts.config(ROOT)
+SETTINGS = bookfacts.book.config(ROOT)
 COLAB = re.compile(
     r"^https://colab\.research\.google\.com/github/(?P<repo>[\w.-]+/[\w.-]+)"
     r"/blob/(?P<branch>[\w.-]+)/(?P<path>[\w./-]+\.ipynb)$"
@@ -110,10 +110,10 @@ def collapse_problems(nb, chapter) -> list[str]:
     if len(code) != len(source):
         return [f"{len(code)} code cells, the chapter has {len(source)}"]
     for i, (cell, src) in enumerate(zip(code, source, strict=True), start=1):
-        hidden = i == 1 or (bookfacts.tags(src) & set(HIDDEN_TAGS))
+        hidden = i == 1 or (bookfacts.checks.tags(src) & set(HIDDEN_TAGS))
         collapsed = cell.metadata.get("cellView") == "form" and cell.source.startswith("# @title ")
-        if hidden and "raises-exception" not in bookfacts.tags(src) and not collapsed:
-            what = ", ".join(sorted(bookfacts.tags(src))) or "setup"
+        if hidden and "raises-exception" not in bookfacts.checks.tags(src) and not collapsed:
+            what = ", ".join(sorted(bookfacts.checks.tags(src))) or "setup"
             problems.append(f"code cell {i} ({what}) is not collapsed")
     return problems
 
@@ -136,7 +136,7 @@ def test_page_colab_button_opens_the_chapter_notebook(book, docname):
 def test_notebook_is_the_chapter(book, docname):
     nb = colab_notebook(book, docname)
     nbformat.validate(nb)
-    text = bookfacts.source_path(ROOT, docname).read_text()
+    text = bookfacts.book.source_path(ROOT, docname).read_text()
     coverage = prose_coverage(text, nb)
     REPORT.append(
         f"{sum(c.cell_type == 'markdown' for c in nb.cells):4d} Markdown cells, "
@@ -148,7 +148,10 @@ def test_notebook_is_the_chapter(book, docname):
     assert myst_leftovers(nb) == []
     assert glued_values_missing(book.page(docname), nb) == []
     assert link_problems(nb) == []
-    assert collapse_problems(nb, bookfacts.read_notebook(bookfacts.source_path(ROOT, docname))) == []
+    assert (
+        collapse_problems(nb, bookfacts.reading.read_notebook(bookfacts.book.source_path(ROOT, docname)))
+        == []
+    )
 
 
 @pytest.mark.parametrize("docname", CHAPTERS)
@@ -159,9 +162,12 @@ def test_notebook_asks_for_a_gpu_and_has_the_build_outputs(book, docname):
     assert title.cell_type == "markdown" and title.source.startswith("# ")
     assert title.source[2:] == book.page(docname).select_one("h1").get_text().rstrip("#").strip()
     assert note.cell_type == "markdown" and "Runtime" in note.source and "GPU" in note.source
-    executed = bookfacts.execution_info(book.notebook(docname))
+    executed = bookfacts.records.execution_info(book.notebook(docname))
     assert f"with JAX {executed['jax_version']} on {executed['date']}" in note.source
-    assert install.cell_type == "code" and f'"jax[cuda12]=={bookfacts.pinned_jax()}"' in install.source
+    assert (
+        install.cell_type == "code"
+        and f'"jax[cuda12]=={bookfacts.requirements.pinned_jax()}"' in install.source
+    )
     setup = chapter_code_cells(nb)[0]
     assert "def measure(" in setup.source  # the helpers travel inside the notebook
     executed_outputs = sum(bool(c.get("outputs")) for c in book.notebook(docname).cells)
@@ -180,25 +186,47 @@ def test_page_download_serves_the_notebook(book):
 def test_gpu_install_resolves_on_python_3_13():
     """What the install cell runs on a Colab GPU runtime resolves for Colab's
     platform (a pip dry run: nothing is installed; not repeated once it passed here)."""
-    spec = f"jax[cuda12]=={bookfacts.pinned_jax()}"
-    assert spec in jaxbook_colab.install_cell(bookfacts.pinned_jax())
+    spec = f"jax[cuda12]=={bookfacts.requirements.pinned_jax()}"
+    assert spec in jaxbook_colab.install_cell(bookfacts.requirements.pinned_jax())
     stamp = PASSED / "gpu-install.spec"
     if stamp.exists() and stamp.read_text() == spec:
         pytest.skip(f"{spec} resolved in an earlier run on this machine")
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
-         "--only-binary=:all:", "--python-version", "3.13", "--platform", "manylinux_2_35_x86_64",
-         "--platform", "manylinux_2_27_x86_64", "--platform", "manylinux2014_x86_64",
-         "--target", str(ROOT / "_build" / "pip-dry-run"), "--report", "-", spec],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--quiet",
+            "--ignore-installed",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.13",
+            "--platform",
+            "manylinux_2_35_x86_64",
+            "--platform",
+            "manylinux_2_27_x86_64",
+            "--platform",
+            "manylinux2014_x86_64",
+            "--target",
+            str(ROOT / "_build" / "pip-dry-run"),
+            "--report",
+            "-",
+            spec,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
     versions = {
-        bookfacts.canonical(i["metadata"]["name"]): i["metadata"]["version"] for i in report["install"]
+        bookfacts.requirements.canonical(i["metadata"]["name"]): i["metadata"]["version"]
+        for i in report["install"]
     }
     for name in ("jax", "jaxlib", "jax-cuda12-plugin", "jax-cuda12-pjrt"):
-        assert versions[name] == bookfacts.pinned_jax(), (name, versions.get(name))
+        assert versions[name] == bookfacts.requirements.pinned_jax(), (name, versions.get(name))
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(spec)
 
@@ -215,17 +243,38 @@ def colab_kernel(tmp_path_factory):
     base = getattr(sys, "_base_executable", sys.executable)
     subprocess.run([str(uv), "venv", "--quiet", "--clear", "--python", base, str(RUNTIME)], check=True)
     subprocess.run(
-        [str(uv), "pip", "install", "--quiet", "--python", str(RUNTIME / "bin" / "python"),
-         "--require-hashes", "--no-deps", "-r", str(LOCK)],
+        [
+            str(uv),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(RUNTIME / "bin" / "python"),
+            "--require-hashes",
+            "--no-deps",
+            "-r",
+            str(LOCK),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     kernels = tmp_path_factory.mktemp("jupyter") / "kernels" / KERNEL
     kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [str(RUNTIME / "bin" / "python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Colab runtime mirror", "language": "python",
-        "env": {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1", "JAXBOOK_BUILD": "", "JAX_PLATFORMS": ""},
-    }))  # fmt: skip
+    (kernels / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [
+                    str(RUNTIME / "bin" / "python"),
+                    "-m",
+                    "ipykernel_launcher",
+                    "-f",
+                    "{connection_file}",
+                ],
+                "display_name": "Colab runtime mirror",
+                "language": "python",
+                "env": {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1", "JAXBOOK_BUILD": "", "JAX_PLATFORMS": ""},
+            }
+        )
+    )
     old = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = str(kernels.parent.parent)
     yield KERNEL
@@ -266,17 +315,19 @@ def installed_runtime(book, colab_kernel, tmp_path_factory):
 
 def test_install_cell_installs_the_books_jax_in_colabs_runtime(installed_runtime):
     before, said, after = installed_runtime
-    colab = bookfacts.pins(LOCK)
+    colab = bookfacts.requirements.pins(LOCK)
     assert before.strip() == str([colab["jax"], colab["numpy"], colab["ipython"]])
-    assert f"Installed jax=={bookfacts.pinned_jax()} (the runtime had JAX {colab['jax']})" in said
-    assert after.strip().startswith(f"['{bookfacts.pinned_jax()}', ")
+    assert (
+        f"Installed jax=={bookfacts.requirements.pinned_jax()} (the runtime had JAX {colab['jax']})" in said
+    )
+    assert after.strip().startswith(f"['{bookfacts.requirements.pinned_jax()}', ")
 
 
 def test_runtime_mirror_has_no_myst_nb_and_no_repository(colab_kernel, tmp_path):
     out = probe(
         "import importlib.util as u, os, sys\n"
         "print(sys.version_info[:2], [u.find_spec(m) is None for m in ('myst_nb', 'bookfacts', 'book_setup')], "
-        f"os.listdir('.'), [p for p in sys.path if p.rstrip('/') in {[str(ROOT), str(ROOT / 'tools')]!r}])",
+        f"os.listdir('.'), [p for p in sys.path if p.rstrip('/') in {[str(ROOT), str(ROOT / 'extensions'), str(ROOT / 'scripts')]!r}])",
         tmp_path,
     )
     assert out.strip() == "(3, 13) [True, True, True] [] []"

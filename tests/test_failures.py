@@ -43,7 +43,8 @@ def make_book(path: Path, chapters: dict[str, str]) -> Path:
     config = (ROOT / "_config.yml").read_text()
     (path / "_config.yml").write_text(config.replace("timeout: 180", f"timeout: {CELL_TIMEOUT_S}"))
     shutil.copy(ROOT / "requirements.txt", path / "requirements.txt")
-    shutil.copytree(ROOT / "tools", path / "tools", ignore=shutil.ignore_patterns("__pycache__"))
+    for code in ("extensions", "scripts"):
+        shutil.copytree(ROOT / code, path / code, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "inventories", path / "inventories")
     shutil.copytree(ROOT / "images", path / "images")
     (path / "chapters").mkdir()
@@ -66,7 +67,7 @@ CELL_TIMEOUT_S = 8  # the throwaway books' execute.timeout (the book's is 180 s)
 
 
 def build_command(path: Path) -> list[str]:
-    return [sys.executable, str(ROOT / "tools" / "build.py"), "--book", str(path)]
+    return [sys.executable, str(ROOT / "scripts" / "build.py"), "--book", str(path)]
 
 
 def build(path: Path) -> subprocess.CompletedProcess:
@@ -170,8 +171,9 @@ def test_a_hanging_cell_fails_the_build_saying_it_timed_out(tmp_path):
     book = make_book(tmp_path, {"hangs": HANGS})
     result = build(book)
     assert result.returncode == 1
-    assert (f"cell error in chapters/hangs.md, code cell 2 (line 19): the cell timed out after "
-            f"{CELL_TIMEOUT_S} s") in result.stderr, result.stderr[-2000:]  # fmt: skip
+    assert (
+        f"cell error in chapters/hangs.md, code cell 2 (line 19): the cell timed out after {CELL_TIMEOUT_S} s"
+    ) in result.stderr, result.stderr[-2000:]
 
 
 def test_ctrl_c_stops_the_build_and_keeps_the_last_good_site(throwaway, tmp_path):

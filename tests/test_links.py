@@ -1,5 +1,5 @@
 """Every API name on a page links to its documentation: in the prose
-(tools/jaxbook_links.py) and in the code cells (sphinx-codeautolink), only to
+(extensions/jaxbook_links.py) and in the code cells (sphinx-codeautolink), only to
 entries of the committed inventories (inventories/*.inv, which the build reads
 instead of fetching anything), each on its project's docs site."""
 
@@ -16,9 +16,22 @@ import make_inventories
 from conftest import CHAPTERS, REPORT, ROOT
 
 INVENTORIES = ROOT / "inventories"
-TAUGHT = ["jax.grad", "jax.jacfwd", "jax.jacrev", "jax.hessian", "jax.vmap", "jax.jit", "jax.random.key",
-          "jax.random.split", "jax.numpy.einsum", "jax.lax.while_loop", "jax.lax.scan", "jax.custom_vjp",
-          "jax.lax.custom_root", "jax.tree.map"]  # fmt: skip
+TAUGHT = [
+    "jax.grad",
+    "jax.jacfwd",
+    "jax.jacrev",
+    "jax.hessian",
+    "jax.vmap",
+    "jax.jit",
+    "jax.random.key",
+    "jax.random.split",
+    "jax.numpy.einsum",
+    "jax.lax.while_loop",
+    "jax.lax.scan",
+    "jax.custom_vjp",
+    "jax.lax.custom_root",
+    "jax.tree.map",
+]
 
 
 def inventory_urls() -> dict[str, str]:

@@ -39,8 +39,8 @@ SHOWN = re.compile(
     r"then:\s+median (?P<median>.+?) per call, IQR (?P<q25>.+?)–(?P<q75>.+?) "
     r"\((?P<repeats>\d+) repeats × (?P<calls>\d+) calls\)"
 )
-CHECK_GPU = ROOT / "tools" / "check_gpu.py"
-SAVE_TIMINGS = ROOT / "tools" / "save_timings.py"
+CHECK_GPU = ROOT / "scripts" / "check_gpu.py"
+SAVE_TIMINGS = ROOT / "scripts" / "save_timings.py"
 
 
 def table_rows(soup, cls) -> list[list[str]]:
@@ -73,7 +73,7 @@ def shown_measurements(page) -> list[dict]:
 
 @pytest.mark.parametrize("docname", CHAPTERS)
 def test_banner_opens_the_page_and_is_honest_about_the_device(book, docname):
-    info = bookfacts.execution_info(book.notebook(docname))
+    info = bookfacts.records.execution_info(book.notebook(docname))
     assert info is not None, f"{docname}: the setup cell recorded no execution facts"
     assert (info["jax_version"], info["backend"]) == (jax.__version__, jax.default_backend())
     first_cell = text_of(book.page(docname).select_one("div.cell"))
@@ -108,8 +108,15 @@ def test_every_measurement_the_chapters_show_is_on_the_timings_page(book, timing
     titles = {d: text_of(book.page(d).select_one("h1")).rstrip("#").strip() for d in CHAPTERS}
     assert len(rows) == len(shown) and shown, f"{len(rows)} rows for {len(shown)} measurements on the pages"
     for (docname, m), row, link in zip(shown, rows, links, strict=True):
-        assert row == [titles[docname], m["label"], m["device"], m["first"], m["median"],
-                       f"{m['q25']} – {m['q75']}", f"{m['repeats']} × {m['calls']}"]  # fmt: skip
+        assert row == [
+            titles[docname],
+            m["label"],
+            m["device"],
+            m["first"],
+            m["median"],
+            f"{m['q25']} – {m['q75']}",
+            f"{m['repeats']} × {m['calls']}",
+        ]
         assert link == f"{docname}.html"
     published = json.loads((book.html / "timings.json").read_text())
     assert [(r["chapter"], r["label"]) for r in published["records"]] == [(d, m["label"]) for d, m in shown]
@@ -123,7 +130,7 @@ def test_execution_times_are_those_of_the_cache(book, timings_page):
     where = table_rows(timings_page, "jaxbook-timings-chapters")
     assert row_links(timings_page, "jaxbook-timings-chapters") == [f"{d}.html" for d in CHAPTERS]
     for docname, row in zip(CHAPTERS, where, strict=True):
-        info = bookfacts.execution_info(book.notebook(docname))
+        info = bookfacts.records.execution_info(book.notebook(docname))
         assert row[1:] == [
             info["device"],
             info["jax_version"],
@@ -162,7 +169,7 @@ def test_timings_page_states_the_build_and_the_gpu_reference(book, timings_page)
 
 CONF = f"""
 import sys
-sys.path.insert(0, {str(ROOT / "tools")!r})  # the extension, as _config.yml's local_extensions does
+sys.path.insert(0, {str(ROOT / "extensions")!r})  # the extension, as _config.yml's local_extensions does
 project = "mini"
 extensions = ["myst_nb", "jaxbook_timings"]
 exclude_patterns = ["_build", "refs"]
@@ -194,13 +201,17 @@ TIMINGS = """# Timings
 
 
 def banner_output(device="CPU (2 cores)"):
-    facts = {"device": device, "backend": "cpu" if device.startswith("CPU") else "gpu",
-             "jax_version": "0.10.2", "date": "2026-01-02"}  # fmt: skip
+    facts = {
+        "device": device,
+        "backend": "cpu" if device.startswith("CPU") else "gpu",
+        "jax_version": "0.10.2",
+        "date": "2026-01-02",
+    }
     text = f"This page was executed on **{device}** with JAX 0.10.2 on 2026-01-02."
     return nbformat.v4.new_output(
         "display_data",
         data={"text/markdown": text, "text/plain": text},
-        metadata={bookfacts.EXECUTED_KEY: facts},
+        metadata={bookfacts.records.EXECUTED_KEY: facts},
     )
 
 
@@ -248,7 +259,7 @@ def write_notebook(path: Path, title: str, records: list[dict], device="CPU (2 c
 
 def reference(records, backend="gpu", device="NVIDIA H100 80GB HBM3"):
     return {
-        "format": bookfacts.TIMINGS_FORMAT,
+        "format": bookfacts.records.TIMINGS_FORMAT,
         "build": {
             "backend": backend,
             "backends": [backend],
@@ -388,12 +399,12 @@ def test_mini_book_refuses_mixed_backends_and_broken_references(tmp_path):
 def test_ratio_is_cpu_over_gpu_whichever_run_is_the_build():
     cpu = [dict(record("f", 1e-3), chapter="c")]
     gpu = [dict(record("f", 1e-5, "gpu", "GPU"), chapter="c")]
-    (row,) = bookfacts.compare(cpu, "cpu", reference(gpu))
+    (row,) = bookfacts.records.compare(cpu, "cpu", reference(gpu))
     assert row["ratio"] == pytest.approx(100)
-    (row,) = bookfacts.compare(gpu, "gpu", reference(cpu, backend="cpu", device="CPU (2 cores)"))
+    (row,) = bookfacts.records.compare(gpu, "gpu", reference(cpu, backend="cpu", device="CPU (2 cores)"))
     assert row["ratio"] == pytest.approx(100)
     with pytest.raises(ValueError):
-        bookfacts.compare(gpu, "gpu", reference(gpu))
+        bookfacts.records.compare(gpu, "gpu", reference(gpu))
 
 
 def test_save_timings_writes_a_loadable_reference(tmp_path):
@@ -413,7 +424,7 @@ def test_save_timings_writes_a_loadable_reference(tmp_path):
             "measurements": 1,
         }
     ]
-    (site / "timings.json").write_text(json.dumps(bookfacts.timings_document(chapters, recs)))
+    (site / "timings.json").write_text(json.dumps(bookfacts.records.timings_document(chapters, recs)))
     out = tmp_path / "gpu-reference.json"
     result = subprocess.run(
         [sys.executable, str(SAVE_TIMINGS), "--site", str(site), "--out", str(out)],
@@ -421,11 +432,13 @@ def test_save_timings_writes_a_loadable_reference(tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    saved = bookfacts.load_timings(out)
+    saved = bookfacts.records.load_timings(out)
     assert saved["records"] == recs and saved["build"]["backend"] == "gpu"
     assert saved["build"]["devices"] == ["NVIDIA H100 80GB HBM3"]
     # a build whose chapters ran on different backends is no reference
-    mixed = bookfacts.timings_document([*chapters, dict(chapters[0], docname="d", backend="cpu")], recs)
+    mixed = bookfacts.records.timings_document(
+        [*chapters, dict(chapters[0], docname="d", backend="cpu")], recs
+    )
     (site / "timings.json").write_text(json.dumps(mixed))
     result = subprocess.run(
         [sys.executable, str(SAVE_TIMINGS), "--site", str(site), "--out", str(out)],
@@ -435,7 +448,7 @@ def test_save_timings_writes_a_loadable_reference(tmp_path):
     assert result.returncode != 0 and "single backend" in result.stderr
 
 
-# --- tools/check_gpu.py: the backend check, simulated -------------------------------
+# --- scripts/check_gpu.py: the backend check, simulated -------------------------------
 
 
 def fake_program(folder: Path, name: str, script: str) -> Path:
@@ -454,7 +467,7 @@ def fake_nvidia_smi(folder: Path, ok=True) -> Path:
 
 def fake_python(folder: Path, **info) -> Path:
     """An 'interpreter' whose JAX answers the probe as a GPU machine would."""
-    pins = bookfacts.pins(ROOT / "requirements-gpu.txt")
+    pins = bookfacts.requirements.pins(ROOT / "requirements-gpu.txt")
     answer = {
         "jax": jax.__version__,
         "jaxlib": jax.__version__,
@@ -537,7 +550,7 @@ def fake_site(tmp_path: Path, device: str, backend: str) -> Path:
         for d in CHAPTERS
     ]
     recs = [dict(record("f", 1e-5, backend, device), chapter=CHAPTERS[0])]
-    (site / "timings.json").write_text(json.dumps(bookfacts.timings_document(chapters, recs)))
+    (site / "timings.json").write_text(json.dumps(bookfacts.records.timings_document(chapters, recs)))
     return site
 
 

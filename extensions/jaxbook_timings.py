@@ -18,7 +18,7 @@ measurement in its output's metadata under "jaxbook_timing". This extension
 * puts CPU and GPU side by side (with the ratio) when a reference run of the
   other backend is recorded (config ``jaxbook_timings_references``, a glob
   relative to the book, default ``timings/*-reference.json``; write one with
-  tools/save_timings.py from a GPU build), and otherwise says that none is.
+  scripts/save_timings.py from a GPU build), and otherwise says that none is.
 
 Chapters executed with different backends in one build (outputs of a CPU and
 a GPU build mixed) are reported as a warning, which fails the strict build.
@@ -37,7 +37,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 import bookfacts
-from bookfacts import fmt_ratio, fmt_seconds
+from bookfacts.records import fmt_ratio, fmt_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def _executed_notebook(env, docname):
 
         cache = get_cache(config.execution_cache_path or ".jupyter_cache")
         try:  # the chapter as it was read: setup cell filled in (jaxbook_chapters.py)
-            record = cache.match_cache_notebook(bookfacts.read_notebook(Path(env.doc2path(docname))))
+            record = cache.match_cache_notebook(bookfacts.reading.read_notebook(Path(env.doc2path(docname))))
         except KeyError:
             return None  # execution failed: myst-nb has reported it
         return cache.get_cache_bundle(record.pk).nb
@@ -104,9 +104,11 @@ def _collect(app, doctree):
         return  # not a notebook
     nb = _executed_notebook(env, docname)
     _store(env)[docname] = {
-        "records": bookfacts.records_from_notebook(nb, docname) if nb else [],
-        "comparisons": bookfacts.records_from_notebook(nb, docname, bookfacts.COMPARISON_KEY) if nb else [],
-        "executed": bookfacts.execution_info(nb) if nb else None,
+        "records": bookfacts.records.records_from_notebook(nb, docname) if nb else [],
+        "comparisons": bookfacts.records.records_from_notebook(nb, docname, bookfacts.records.COMPARISON_KEY)
+        if nb
+        else [],
+        "executed": bookfacts.records.execution_info(nb) if nb else None,
     }
 
 
@@ -184,7 +186,7 @@ def _references(app) -> list[tuple[str, dict]]:
     found = []
     for path in sorted(Path(app.srcdir).glob(pattern)) if pattern else []:
         try:
-            found.append((path.name, bookfacts.load_timings(path)))
+            found.append((path.name, bookfacts.records.load_timings(path)))
         except ValueError as exc:
             logger.warning(f"jaxbook: reference timings not usable: {exc}", type="jaxbook", subtype="timings")
     return found
@@ -231,7 +233,7 @@ class _Page:
     def __init__(self, app, docname):
         self.app, self.docname = app, docname
         self.chapters, self.records, self.comparisons = gather(app.env)
-        self.summary = bookfacts.build_summary(self.chapters, self.records)
+        self.summary = bookfacts.records.build_summary(self.chapters, self.records)
         self.backend = self.summary["backend"]
         self.titles = {c["docname"]: c["title"] for c in self.chapters}
         self.html = app.builder.format == "html"
@@ -376,14 +378,14 @@ class _Page:
                     _para(
                         f"No {other} reference run is recorded yet, so CPU and GPU times cannot be "
                         f"shown side by side here. (A build on the other backend saves one with "
-                        "tools/save_timings.py; see the README.)"
+                        "scripts/save_timings.py; see the README.)"
                     ),
                     classes=["jaxbook-timings-no-reference"],
                 )
             ]
         out = []
         for name, ref in comparable:
-            rows_data = bookfacts.compare(self.records, self.backend, ref)
+            rows_data = bookfacts.records.compare(self.records, self.backend, ref)
             ref_build = ref["build"]
             ref_side = ref_build["backend"].upper()
             this_side = self.backend.upper()
@@ -428,12 +430,25 @@ class _Page:
         return out
 
     def part_chapters(self):
-        rows = [[self.chapter_cell(c["docname"]), c["device"] or "—", c["jax_version"] or "—",
-                 c["date"] or "—", str(c["measurements"])] for c in self.chapters]  # fmt: skip
-        out = [_table(
-            "Where and when each chapter was executed",
-            ["Chapter", "Executed on", "JAX", "Date", "Measurements"],
-            rows, ["jaxbook-timings-chapters"], "jaxbook-timings-chapters-table")]  # fmt: skip
+        rows = [
+            [
+                self.chapter_cell(c["docname"]),
+                c["device"] or "—",
+                c["jax_version"] or "—",
+                c["date"] or "—",
+                str(c["measurements"]),
+            ]
+            for c in self.chapters
+        ]
+        out = [
+            _table(
+                "Where and when each chapter was executed",
+                ["Chapter", "Executed on", "JAX", "Date", "Measurements"],
+                rows,
+                ["jaxbook-timings-chapters"],
+                "jaxbook-timings-chapters-table",
+            )
+        ]
         out += self.plot_chapters()
         return out
 
@@ -469,17 +484,17 @@ class _Page:
         series = [
             (
                 f"this build ({self.backend.upper() if self.backend else '?'})",
-                {bookfacts.record_key(r): r for r in self.records},
+                {bookfacts.records.record_key(r): r for r in self.records},
             )
         ]
         if ref is not None:
             series.append(
                 (
                     f"reference ({ref['build']['backend'].upper()})",
-                    {bookfacts.record_key(r): r for r in ref["records"]},
+                    {bookfacts.records.record_key(r): r for r in ref["records"]},
                 )
             )
-        keys = [bookfacts.record_key(r) for r in self.records]
+        keys = [bookfacts.records.record_key(r) for r in self.records]
         if ref is not None:  # measurements only the reference run has get a row too
             keys += [k for k in series[1][1] if k not in series[0][1]]
         fig, ax = self._new_figure(len(keys) * len(series))
@@ -563,7 +578,7 @@ class _Page:
 
     def write_json(self):
         if self.html:
-            doc = bookfacts.timings_document(self.chapters, self.records)
+            doc = bookfacts.records.timings_document(self.chapters, self.records)
             Path(self.app.outdir, JSON_NAME).write_text(
                 json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf8"
             )

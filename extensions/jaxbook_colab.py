@@ -25,7 +25,7 @@ repository. How it is made:
    branch `sphinx.config.jaxbook_colab_branch`) and each page's `.ipynb`
    download (`install_downloads`). The pages' Colab buttons point at that branch
    (`html-page-context`). Repository and branch are read from `_config.yml` only;
-   `python tools/jaxbook_colab.py --branch` prints the branch for the workflow.
+   `python extensions/jaxbook_colab.py --branch` prints the branch for the workflow.
 """
 
 from __future__ import annotations
@@ -47,10 +47,17 @@ MARKER = "JAXBOOKCELL{:06d}"
 MARKER_LINE = re.compile(r"^JAXBOOKCELL(\d{6})$", re.M)
 DETAILS_OPEN, DETAILS_CLOSE = "JAXBOOKDETAILSOPEN", "JAXBOOKDETAILSCLOSE"
 ADMONITION_TITLES = {
-    "note": "Note", "warning": "Warning", "tip": "Tip", "important": "Important", "hint": "Hint",
-    "caution": "Caution", "attention": "Attention", "danger": "Danger", "error": "Error",
+    "note": "Note",
+    "warning": "Warning",
+    "tip": "Tip",
+    "important": "Important",
+    "hint": "Hint",
+    "caution": "Caution",
+    "attention": "Attention",
+    "danger": "Danger",
+    "error": "Error",
     "seealso": "See also",
-}  # fmt: skip
+}
 # Titles of the collapsed (form) cells, by what the page does with the cell.
 TITLES = {
     "setup": "Setup: the helpers every chapter uses (`measure`, `glue`, short tracebacks). Run it first.",
@@ -64,8 +71,8 @@ TITLES = {
 # --- the Colab button --------------------------------------------------------------
 
 
-def colab_url(docname: str, book: Path = bookfacts.ROOT) -> str:
-    settings = bookfacts.config(book)
+def colab_url(docname: str, book: Path = bookfacts.book.ROOT) -> str:
+    settings = bookfacts.book.config(book)
     return (
         f"https://colab.research.google.com/github/{settings['repository']}/blob/"
         f"{settings['colab_branch']}/{docname}.ipynb"
@@ -86,7 +93,7 @@ def _point_colab_at_notebooks(app, pagename, templatename, context, doctree):
 
 
 def _site_url(app, docname: str, anchor: str = "") -> str:
-    site = bookfacts.config(Path(app.confdir))["site_url"]
+    site = bookfacts.book.config(Path(app.confdir))["site_url"]
     return f"{site}/{docname}.html" + (f"#{anchor}" if anchor else "")
 
 
@@ -132,8 +139,12 @@ def _prepare_for_notebook(app, doctree, docname):
             title = ADMONITION_TITLES.get(node.tagname, node.tagname.title())
             body = list(node.children)
         if "dropdown" in node.get("classes", []):
-            replacement = [nodes.paragraph(text=DETAILS_OPEN), nodes.paragraph(text=title), *body,
-                           nodes.paragraph(text=DETAILS_CLOSE)]  # fmt: skip
+            replacement = [
+                nodes.paragraph(text=DETAILS_OPEN),
+                nodes.paragraph(text=title),
+                *body,
+                nodes.paragraph(text=DETAILS_CLOSE),
+            ]
         else:
             replacement = [_blockquote(title, body)]
         node.replace_self(replacement)
@@ -148,7 +159,7 @@ def _prepare_for_notebook(app, doctree, docname):
             images = app.env.images
             key = next((k for k in images if k == uri or Path(k).name == Path(uri).name), None)
             name = images[key][1] if key else Path(uri).name
-            image["uri"] = f"{bookfacts.config(Path(app.confdir))['site_url']}/_images/{name}"
+            image["uri"] = f"{bookfacts.book.config(Path(app.confdir))['site_url']}/_images/{name}"
 
 
 def _markdown_translator():
@@ -208,7 +219,7 @@ if any(installed(name) != "{version}" for name in wanted):
 
 
 def runtime_note(book: Path, docname: str, executed: dict | None) -> str:
-    settings = bookfacts.config(book)
+    settings = bookfacts.book.config(book)
     page = f"{settings['site_url']}/{docname}.html"
     if executed:
         where = (
@@ -230,29 +241,29 @@ def runtime_note(book: Path, docname: str, executed: dict | None) -> str:
 
 def _visible_outputs(cell) -> list:
     """The outputs the page shows, without the glue records some of them carry."""
-    shown = bookfacts.visible_outputs(cell)
+    shown = bookfacts.checks.visible_outputs(cell)
     for out in shown:
         if "data" in out:
-            out.data = {m: v for m, v in out.data.items() if not m.startswith(bookfacts.GLUE_MIME)}
+            out.data = {m: v for m, v in out.data.items() if not m.startswith(bookfacts.checks.GLUE_MIME)}
     return shown
 
 
 def code_cell(source_cell, executed_cell, setup: bool):
     """The Colab cell for one of the chapter's code cells."""
-    tags = bookfacts.tags(source_cell)
+    tags = bookfacts.checks.tags(source_cell)
     cell = nbformat.v4.new_code_cell(source_cell.source, execution_count=executed_cell.execution_count)
     cell.outputs = [] if tags & {"remove-output", "remove-cell"} else _visible_outputs(executed_cell)
     title = next((TITLES[t] for t in ("hide-cell", "remove-cell", "remove-input") if t in tags), None)
     if setup:
         title = TITLES["setup"]
-    if source_cell.source.startswith(bookfacts.CHECK_CELL):
+    if source_cell.source.startswith(bookfacts.checks.CHECK_CELL):
         title = TITLES["check"]
     if "raises-exception" in tags:
         # Colab ignores tags and would stop "Run all" here; the magic checks the class.
         cell.source = f"%%expect_exception {source_cell.metadata['raises']}\n{cell.source}"
     elif title:
         body = re.sub(r"\A# Solution[^\n]*\n", "", cell.source) if "hide-cell" in tags else cell.source
-        body = re.sub(rf"\A{bookfacts.CHECK_CELL}[^\n]*\n", "", body)
+        body = re.sub(rf"\A{bookfacts.checks.CHECK_CELL}[^\n]*\n", "", body)
         cell.source = f"# @title {title}\n{body}"
         cell.metadata["cellView"] = "form"
     return cell
@@ -278,8 +289,8 @@ def clean_markdown(text: str) -> str:
 
 def notebook(book: Path, docname: str, markdown: str):
     """The Colab notebook of one chapter."""
-    source = bookfacts.read_notebook(bookfacts.source_path(book, docname))
-    executed = bookfacts.executed_notebook(book, docname)
+    source = bookfacts.reading.read_notebook(bookfacts.book.source_path(book, docname))
+    executed = bookfacts.cache.executed_notebook(book, docname)
     ran = [c for c in executed.cells if c.cell_type == "code"]
     code_indices = [i for i, c in enumerate(source.cells) if c.cell_type == "code"]
     if len(ran) != len(code_indices):
@@ -289,7 +300,7 @@ def notebook(book: Path, docname: str, markdown: str):
     by_index = dict(zip(code_indices, ran, strict=True))
     head, segments = markdown_segments(markdown)
     after = dict(segments)
-    info = bookfacts.execution_info(executed)
+    info = bookfacts.records.execution_info(executed)
 
     cells = []
 
@@ -304,7 +315,7 @@ def notebook(book: Path, docname: str, markdown: str):
         title, head = "", f"{title}\n{head}"
     add_markdown(title)
     cells.append(nbformat.v4.new_markdown_cell(runtime_note(book, docname, info)))
-    cells.append(nbformat.v4.new_code_cell(install_cell(bookfacts.pinned_jax(book))))
+    cells.append(nbformat.v4.new_code_cell(install_cell(bookfacts.requirements.pinned_jax(book))))
     add_markdown(head)
     # Every code cell in its order. The Markdown that follows a shown cell on the
     # page comes after it and after the cells the page does not show (remove-cell)
@@ -339,7 +350,7 @@ def notebook(book: Path, docname: str, markdown: str):
 def write_notebooks(book: Path, markdown_dir: Path, out: Path) -> list[Path]:
     """Every chapter's Colab notebook into out/<docname>.ipynb."""
     written = []
-    for docname in bookfacts.chapters(book):
+    for docname in bookfacts.book.chapters(book):
         markdown = (markdown_dir / f"{docname}.md").read_text()
         path = out / f"{docname}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -372,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--branch", action="store_true", help="print the branch the notebooks are pushed to")
     args = parser.parse_args(argv)
     if args.branch:
-        print(bookfacts.config()["colab_branch"])
+        print(bookfacts.book.config()["colab_branch"])
     return 0
 
 

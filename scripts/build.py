@@ -1,4 +1,4 @@
-"""Build the book strictly: `python tools/build.py` (what `make html` and the tests run).
+"""Build the book strictly: `python scripts/build.py` (what `make html` and the tests run).
 
 * Backend: `--backend cpu` (the default, or $JAX_BACKEND) executes the chapters on
   the CPU, even where CUDA wheels are installed; `--backend cuda12` first checks
@@ -35,6 +35,8 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extensions"))  # bookfacts, jaxbook_*
+
 import bookfacts
 import check_gpu
 import jaxbook_colab
@@ -56,8 +58,8 @@ KERNEL_NOISE = "[IPKernelApp] WARNING | Kernel is running over TCP without encry
 
 def check_toc(book: Path) -> list[str]:
     problems = []
-    for docname in bookfacts.toc_files(book):
-        if bookfacts.source_path(book, docname) is None:
+    for docname in bookfacts.book.toc_files(book):
+        if bookfacts.book.source_path(book, docname) is None:
             problems.append(
                 f"_toc.yml names '{docname}', but neither {docname}.md nor {docname}.ipynb exists in {book}"
             )
@@ -69,7 +71,7 @@ def cell_location(source: Path, cell_source: str, prefix: bool = False) -> str:
     `prefix`, the first one whose source starts with it)."""
     cell = cell_source.strip("\n")
     where = ""
-    nb = bookfacts.read_notebook(source)
+    nb = bookfacts.reading.read_notebook(source)
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     for number, c in enumerate(code_cells, start=1):
         if c.source.strip("\n") == cell or (prefix and c.source.strip("\n").startswith(cell)):
@@ -85,7 +87,7 @@ def cell_location(source: Path, cell_source: str, prefix: bool = False) -> str:
 def describe_failure(book: Path, reports: Path, report: Path) -> str:
     """'chapters/x.md, code cell 3 (line 42): ValueError: boom' from a report."""
     docname = report.relative_to(reports).as_posix().removesuffix(".err.log")
-    source = bookfacts.source_path(book, docname)
+    source = bookfacts.book.source_path(book, docname)
     text = ANSI.sub("", report.read_text(errors="replace"))
     where = f"{source.relative_to(book) if source else docname}"
     timeout = TIMEOUT.search(text)
@@ -104,16 +106,16 @@ def describe_failure(book: Path, reports: Path, report: Path) -> str:
 
 
 def chapter_problems(book: Path) -> list[str]:
-    """What the executed chapters break (see bookfacts.notebook_problems)."""
+    """What the executed chapters break (see bookfacts.checks.notebook_problems)."""
     problems = []
-    for docname in bookfacts.chapters(book):
+    for docname in bookfacts.book.chapters(book):
         try:
-            nb = bookfacts.executed_notebook(book, docname)
+            nb = bookfacts.cache.executed_notebook(book, docname)
         except KeyError as exc:
             problems.append(str(exc))
             continue
-        source = bookfacts.source_path(book, docname).relative_to(book)
-        problems += [f"{source}, {p}" for p in bookfacts.notebook_problems(nb)]
+        source = bookfacts.book.source_path(book, docname).relative_to(book)
+        problems += [f"{source}, {p}" for p in bookfacts.checks.notebook_problems(nb)]
     return problems
 
 
@@ -154,7 +156,7 @@ def build_lock(out: Path):
 def switch_backend(out: Path, backend: str) -> None:
     """Drop the execution cache and the incremental build state when they were made
     with another backend (a cache without a record is a CPU one)."""
-    cache, record = bookfacts.cache_path(out.parent), out / ".jupyter_cache" / "jax-backend"
+    cache, record = bookfacts.cache.cache_path(out.parent), out / ".jupyter_cache" / "jax-backend"
     if cache.is_dir():
         made_with = record.read_text().strip() if record.exists() else "cpu"
         if made_with != backend:
@@ -217,7 +219,7 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
             print(f"BUILD FAILED: GPU CHECK FAILED: {exc}", file=sys.stderr)
             return 1
     switch_backend(out, backend)
-    damaged = bookfacts.drop_damaged_cache_entries(book)
+    damaged = bookfacts.cache.drop_damaged_cache_entries(book)
     for line in damaged:
         print(line, flush=True)
 
@@ -279,17 +281,17 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
 
     print(f"\nBuilt in {elapsed:.1f} s (JAX_BACKEND={backend}). Open {out / 'html' / 'index.html'}")
     print("Chapter execution times (from the execution cache):")
-    for line in bookfacts.execution_lines(book):
+    for line in bookfacts.cache.execution_lines(book):
         print(f"  {line}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--book", type=Path, default=bookfacts.ROOT, help="book folder")
+    parser.add_argument("--book", type=Path, default=bookfacts.book.ROOT, help="book folder")
     parser.add_argument(
         "--backend",
-        choices=bookfacts.BACKENDS,
+        choices=bookfacts.book.BACKENDS,
         default=os.environ.get("JAX_BACKEND") or "cpu",
         help="cpu (default; $JAX_BACKEND) or cuda12",
     )
@@ -300,8 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     # background job of a non-interactive shell, nohup, some CI runners): Python
     # then installs no handler of its own and KeyboardInterrupt would never come.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    if args.backend not in bookfacts.BACKENDS:
-        parser.error(f"JAX_BACKEND must be one of {', '.join(bookfacts.BACKENDS)}, not {args.backend!r}")
+    if args.backend not in bookfacts.book.BACKENDS:
+        parser.error(f"JAX_BACKEND must be one of {', '.join(bookfacts.book.BACKENDS)}, not {args.backend!r}")
     try:
         with build_lock(book / "_build"):
             return build(book, args.backend, args.all)

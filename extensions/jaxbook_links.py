@@ -11,7 +11,7 @@ docs do with roles, without a role in every sentence: an inline literal such as
 `jax.jit`, `jnp.einsum`, `lax.while_loop(...)` or `np.linalg.solve` becomes a
 link when its name (the usual aliases `jnp`, `lax`, `np` expanded, a call's
 arguments ignored) is an entry of one of the book's inventories, the committed
-`inventories/*.inv` files that intersphinx reads (see tools/make_inventories.py).
+`inventories/*.inv` files that intersphinx reads (see scripts/make_inventories.py).
 A name no inventory has stays plain text: nothing is guessed. The same links reach
 the Colab notebooks, whose prose is made from the same doctree.
 """
@@ -25,8 +25,16 @@ from sphinx.transforms.post_transforms import SphinxPostTransform
 
 ALIASES = {"jnp": "jax.numpy", "lax": "jax.lax", "np": "numpy", "jsp": "jax.scipy"}
 NAME = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?:\(.*\))?$", re.S)
-PY_TYPES = ("py:function", "py:class", "py:module", "py:method", "py:attribute", "py:data",
-            "py:exception", "py:property")  # fmt: skip
+PY_TYPES = (
+    "py:function",
+    "py:class",
+    "py:module",
+    "py:method",
+    "py:attribute",
+    "py:data",
+    "py:exception",
+    "py:property",
+)
 SKIP = (nodes.reference, nodes.title, nodes.literal_block, nodes.FixedTextElement, nodes.raw)
 
 
@@ -62,8 +70,14 @@ class LinkApiNamesInProse(SphinxPostTransform):
             if not found:
                 continue
             project, uri = found
-            link = nodes.reference("", "", internal=False, refuri=uri, reftitle=f"{name} ({project})",
-                                   classes=["jaxbook-api-link"])  # fmt: skip
+            link = nodes.reference(
+                "",
+                "",
+                internal=False,
+                refuri=uri,
+                reftitle=f"{name} ({project})",
+                classes=["jaxbook-api-link"],
+            )
             literal.replace_self(link)
             link += literal
 
