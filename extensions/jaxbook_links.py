@@ -103,11 +103,27 @@ def _note_written_page(app, pagename, templatename, context, doctree):
 def _every_written_page_gets_code_links(app, exception):
     """sphinx-codeautolink links only the pages whose source is newer than their
     output (it asks the builder when the build starts), so a page written again for
-    another reason (its setup cell or the book's code changed) lost its links.
-    Every page written in this build is given to it."""
-    for listener in app.events.listeners.get("build-finished", []):
-        state = getattr(listener.handler, "__self__", None)
-        if type(state).__module__.startswith("sphinx_codeautolink") and hasattr(state, "outdated_docs"):
+    another reason (its setup cell or the book's extensions changed) lost its links
+    (felix-hilden/sphinx-codeautolink#181, open for 0.19.0, the pinned version).
+    Every page written in this build is given to it, through its private
+    `outdated_docs`; a version without it fails here, saying so."""
+    if exception is not None:
+        return
+    states = [
+        state
+        for listener in app.events.listeners.get("build-finished", [])
+        if type(state := getattr(listener.handler, "__self__", None)).__module__.startswith(
+            "sphinx_codeautolink"
+        )
+    ]
+    if not any(hasattr(state, "outdated_docs") for state in states):
+        raise RuntimeError(
+            "sphinx-codeautolink no longer keeps `outdated_docs` on its build-finished listener "
+            "(known in 0.19.0, requirements.txt): update extensions/jaxbook_links.py "
+            "(the workaround for sphinx-codeautolink#181), or drop it if #181 is fixed"
+        )
+    for state in states:
+        if hasattr(state, "outdated_docs"):
             state.outdated_docs |= getattr(app, "jaxbook_written_pages", set())
 
 

@@ -30,6 +30,7 @@ import json
 import posixpath
 from pathlib import Path
 
+import nbformat
 from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.transforms.post_transforms import SphinxPostTransform
@@ -76,23 +77,23 @@ def _pages(env) -> set:
 
 
 def _executed_notebook(env, docname):
-    """The notebook exactly as myst-nb has just executed it (or taken it from the
-    execution cache) for this read of `docname`, or None if it has no outputs."""
-    config = env.mystnb_config
-    if config.execution_mode == "cache":
-        # myst-nb renders the cached notebook but writes the un-merged source to its
-        # output folder; the cache holds the outputs, keyed by the source's code.
-        from jupyter_cache import get_cache
+    """The notebook exactly as it was executed for this read of `docname` (now, or
+    earlier: the execution cache), or None when its execution failed (myst-nb has
+    reported it).
 
-        cache = get_cache(config.execution_cache_path or ".jupyter_cache")
-        try:  # the chapter as it was read: setup cell filled in (jaxbook_chapters.py)
-            record = cache.match_cache_notebook(bookfacts.reading.read_notebook(Path(env.doc2path(docname))))
-        except KeyError:
-            return None  # execution failed: myst-nb has reported it
-        return cache.get_cache_bundle(record.pk).nb
-    # "off", "force", "auto", "inline": the notebook myst-nb wrote has the outputs
-    path = Path(config.output_folder, *f"{docname}.ipynb".split("/"))
-    return json.loads(path.read_text(encoding="utf8")) if path.is_file() else None
+    myst-nb renders the executed notebook but, in cache mode, writes the notebook
+    it read, without outputs, to its output folder (myst_nb/sphinx_.py, Parser.parse
+    writes `notebook`, not the client's merged one: myst-nb 1.4.0, requirements.txt;
+    no upstream issue found). That notebook is read back, and its outputs are taken
+    from the cache, matched by its code as myst-nb matched it."""
+    config = env.mystnb_config
+    if config.execution_mode != "cache":
+        raise RuntimeError(
+            f"jaxbook_timings reads executed notebooks from the execution cache; nb_execution_mode is "
+            f"{config.execution_mode!r}, not 'cache' (_config.yml: execute.execute_notebooks)"
+        )
+    written = Path(config.output_folder, *f"{docname}.ipynb".split("/"))
+    return bookfacts.cache.executed(config.execution_cache_path, nbformat.read(written, as_version=4))
 
 
 def _collect(app, doctree):
@@ -115,14 +116,6 @@ def _collect(app, doctree):
 def _purge(app, env, docname):
     _store(env).pop(docname, None)
     _pages(env).discard(docname)
-
-
-def _merge(app, env, docnames, other):
-    for docname in docnames:
-        if docname in _store(other):
-            _store(env)[docname] = _store(other)[docname]
-        if docname in _pages(other):
-            _pages(env).add(docname)
 
 
 def _always_outdated(app, env, added, changed, removed):
@@ -616,8 +609,8 @@ def setup(app):
     app.add_directive("jaxbook-timings", TimingsDirective)
     app.connect("doctree-read", _collect)
     app.connect("env-purge-doc", _purge)
-    app.connect("env-merge-info", _merge)
     app.connect("env-get-outdated", _always_outdated)
     app.connect("doctree-resolved", _render)
     app.add_post_transform(_WordsForStatusSymbols)
-    return {"version": "1", "env_version": 1, "parallel_read_safe": True, "parallel_write_safe": True}
+    # Read in one process (the build never passes -j): no env-merge-info to write.
+    return {"version": "1", "env_version": 1, "parallel_read_safe": False, "parallel_write_safe": True}

@@ -13,6 +13,19 @@ def cache_path(book: Path = ROOT) -> Path:
     return book / "_build" / ".jupyter_cache"
 
 
+def executed(cache_dir: Path | str, nb):
+    """The executed notebook (execution counts, outputs, output metadata) that the
+    cache in `cache_dir` holds for notebook `nb`'s code, or None."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(cache_dir))
+    try:
+        record = cache.match_cache_notebook(nb)
+    except KeyError:
+        return None
+    return cache.get_cache_bundle(record.pk).nb
+
+
 def cache_record(book: Path, docname: str):
     """(jupyter-cache, record) of the chapter's current source, or (cache, None)."""
     from jupyter_cache import get_cache
