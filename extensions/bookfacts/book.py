@@ -33,22 +33,22 @@ def config(book: Path = ROOT) -> dict:
 
 
 def toc_files(book: Path = ROOT) -> list[str]:
-    """Every `file:` (and the root) of `_toc.yml`, in order, without suffix."""
-    toc = yaml.safe_load((book / "_toc.yml").read_text())
-    files = [toc["root"]]
+    """Every document of `_toc.yml` (the root first), in reading order, without
+    suffix, as jupyter-book reads it (sphinx-external-toc's parser)."""
+    from sphinx_external_toc.api import FileItem
+    from sphinx_external_toc.parsing import parse_toc_yaml
 
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
+    site_map = parse_toc_yaml(book / "_toc.yml")
 
-    walk({k: v for k, v in toc.items() if k != "root"})
-    return [re.sub(r"\.(md|ipynb)$", "", f) for f in files]
+    def walk(docname: str) -> list[str]:
+        found = [docname]
+        for tree in site_map[docname].subtrees:
+            for item in tree.items:
+                if isinstance(item, FileItem):
+                    found += walk(str(item))
+        return found
+
+    return [re.sub(r"\.(md|ipynb)$", "", d) for d in walk(site_map.root.docname)]
 
 
 def source_path(book: Path, docname: str) -> Path | None:
