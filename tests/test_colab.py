@@ -177,12 +177,6 @@ def test_notebook_asks_for_a_gpu_and_has_the_build_outputs(book, docname):
             assert re.match(r"%%expect_exception \w+\n", cell.source)
 
 
-def test_page_download_serves_the_notebook(book):
-    for docname in CHAPTERS:
-        served = book.html / "_sources" / f"{docname}.ipynb"
-        assert served.read_bytes() == (book.root / "_build" / "colab" / f"{docname}.ipynb").read_bytes()
-
-
 def test_gpu_install_resolves_on_python_3_13():
     """What the install cell runs on a Colab GPU runtime resolves for Colab's
     platform (a pip dry run: nothing is installed; not repeated once it passed here)."""

@@ -28,7 +28,6 @@ FILES = [CI, PUBLISH, LINKCHECK, DRIFT]
 PYTHON = "3.13"  # the Python of Colab's runtime, and of every place the book is built
 LOCKS = ["requirements.txt", "requirements-test.txt", "requirements-gpu.txt", "requirements-colab.txt"]
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$", re.M)
-PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"^\s+#\s*v\d+\.\d+\.\d+\s*$")
 
 
@@ -94,11 +93,12 @@ def test_zizmor_finds_nothing(persona):
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
-def test_actions_are_pinned_to_full_commit_shas(path):
+def test_every_pinned_action_says_its_version(path):
+    """zizmor (unpinned-uses) fails an action that is not pinned to a commit SHA; a
+    SHA says nothing to a reader, so each one is followed by its '# vX.Y.Z'."""
     found = USES.findall(path.read_text())
     assert found
     for ref, rest in found:
-        assert PINNED.match(ref), f"{path.name}: {ref} is not pinned to a 40-hex commit SHA"
         assert VERSION_COMMENT.match(rest), f"{path.name}: {ref} lacks a '# vX.Y.Z' comment"
 
 
@@ -120,8 +120,6 @@ def test_least_privilege_and_no_secrets(path):
                 assert step.get("with", {}).get("persist-credentials") is False, (
                     f"{path.name}: job {name} checks out with persisted credentials"
                 )
-            # no ${{ }} inside shell scripts: values reach them through env only
-            assert "${{" not in step.get("run", ""), f"{path.name}: expression in a run script"
 
 
 # --- CI -------------------------------------------------------------------------
@@ -132,9 +130,7 @@ def test_ci_runs_make_test_on_every_pull_request_and_push():
     assert set(workflow["on"]) == {"pull_request", "push"}
     assert not (workflow["on"]["push"] or {}).get("branches"), "CI must run on pushes to any branch"
     (job,) = workflow["jobs"].values()
-    assert job["runs-on"] == "ubuntu-24.04"
     assert job["permissions"] == {"contents": "read"}
-    assert job["env"]["JAXBOOK_CHROMIUM"] == "/usr/bin/google-chrome"
     setup = steps(job)[step_index(job, uses("actions/setup-python"), "sets up Python")]
     assert str(setup["with"]["python-version"]) == PYTHON
     # pip's downloads are cached, keyed by every lock
@@ -165,7 +161,6 @@ def test_publish_triggers_and_runner_label():
     assert workflow["on"]["push"]["branches"] == ["main"]
     build = workflow["jobs"]["build"]
     assert "vars.GPU_RUNNER" in build["runs-on"], "the GPU runner label must be configurable"
-    assert "self-hosted" in build["runs-on"] and "gpu" in build["runs-on"]
     assert build["permissions"] == {"contents": "read"}
     assert build["env"]["JAX_BACKEND"] == "cuda12"
     setup = steps(build)[step_index(build, uses("actions/setup-python"), "sets up Python")]
@@ -205,7 +200,6 @@ def test_deploy_job_has_only_pages_permissions():
     deploy = load(PUBLISH)["jobs"]["deploy"]
     assert deploy["needs"] == "build"
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
-    assert deploy["environment"]["name"] == "github-pages"
     assert [s["uses"].split("@")[0] for s in steps(deploy)] == ["actions/deploy-pages"]
     others = [j for n, j in load(PUBLISH)["jobs"].items() if n != "deploy"]
     assert all("pages" not in j["permissions"] and "id-token" not in j["permissions"] for j in others)
@@ -276,29 +270,10 @@ def test_colab_notebooks_are_pushed_to_the_branch_of_the_config(tmp_path):
 # --- the locks -------------------------------------------------------------------
 
 
-def requirements(path: Path) -> dict[str, list[str]]:
-    """{canonical name: [hashes]} of a hash-locked requirements file."""
-    found, name = {}, None
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].rstrip()
-        if match := re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==\S+", line):
-            name = bookfacts.requirements.canonical(match[1])
-            found[name] = []
-        elif name and (h := re.search(r"--hash=sha256:([0-9a-f]{64})", line)):
-            found[name].append(h[1])
-        elif line.strip():
-            pytest.fail(f"{path.name}: {line!r} is not a pinned requirement or its hash")
-    return found
-
-
-@pytest.mark.parametrize("lock", LOCKS)
-def test_every_lock_pins_every_package_with_hashes(lock):
-    found = requirements(ROOT / lock)
-    assert found and all(found.values()), [n for n, h in found.items() if not h]
-    assert f"--python-version {PYTHON}" in (ROOT / "Makefile").read_text()  # how `make lock` resolves them
-
-
 def test_the_locks_agree_and_jax_is_one_version():
+    """Each lock is hash-locked (pip --require-hashes refuses any other: Makefile),
+    resolved for Colab's Python, and they agree where they overlap."""
+    assert f"--python-version {PYTHON}" in (ROOT / "Makefile").read_text()  # how `make lock` resolves them
     base, test, gpu = (bookfacts.requirements.pins(ROOT / name) for name in LOCKS[:3])
     jax_version = base["jax"]
     assert base["jaxlib"] == jax_version
