@@ -71,6 +71,15 @@ def book() -> Book:
     return Book(ROOT, ROOT / "_build" / "html")
 
 
+def fake_program(folder: Path, name: str, script: str) -> Path:
+    """An executable shell script `name` in `folder` (a stand-in put first on PATH)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return path
+
+
 def reference_seconds(path: Path = REFERENCE) -> dict[str, float]:
     """Each chapter's execution time in the committed CPU reference run."""
     if not path.exists():

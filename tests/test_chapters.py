@@ -12,32 +12,12 @@ import re
 import pytest
 
 import bookfacts
+from checks import setup_cell_problems
 from conftest import BUDGET_S, CHAPTERS, ROOT, machine_factor, reference_seconds
 
 REMOVED_OUTPUT_TAGS = {"remove-output", "remove-cell"}
 # Paths of the machine that built the book must never be shown.
 LEAK = re.compile(r"/home/|/root/|/tmp/|/work/|/Users/|site-packages|\.venv|ipykernel_\d")
-
-
-def setup_cell_problems(text: str) -> list[str]:
-    """A chapter is a MyST notebook (jupytext header, python3 kernel) whose first
-    code cell is the setup cell."""
-    problems = []
-    header = bookfacts.book.front_matter_text(text)
-    if "jupytext:" not in header or "format_name: myst" not in header:
-        problems.append("no jupytext MyST header")
-    if not re.search(r"kernelspec:\s*\n(\s+\w+:.*\n)*?\s+name: python3", header + "\n"):
-        problems.append("the kernel is not python3")
-    first = bookfacts.reading.SETUP_CELL.search(text)
-    if (
-        not first
-        or ":load: book_setup.py\n" not in first["options"]
-        or "remove-input" not in first["options"]
-    ):
-        problems.append(
-            "the first code cell is not the setup cell (:tags: [remove-input], :load: book_setup.py)"
-        )
-    return problems
 
 
 @pytest.mark.parametrize("docname", CHAPTERS)

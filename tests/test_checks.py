@@ -8,9 +8,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 import bookfacts
-import test_colab
-from test_chapters import setup_cell_problems
-from test_timings import SPEEDUP, prose_without_code
+import checks
 
 
 def error_cell(ename=None, **metadata):
@@ -71,12 +69,14 @@ SETUP = "```{code-cell} ipython3\n:tags: [remove-input]\n:load: book_setup.py\n`
 
 
 def test_a_chapter_without_the_setup_cell_is_reported():
-    assert setup_cell_problems(GOOD_HEAD + SETUP) == []
+    assert checks.setup_cell_problems(GOOD_HEAD + SETUP) == []
     first_is_other = GOOD_HEAD + "```{code-cell} ipython3\nx = 1\n```\n\n" + SETUP
-    assert setup_cell_problems(first_is_other) == [
+    assert checks.setup_cell_problems(first_is_other) == [
         "the first code cell is not the setup cell (:tags: [remove-input], :load: book_setup.py)"
     ]
-    assert "the kernel is not python3" in setup_cell_problems(GOOD_HEAD.replace("python3", "ir") + SETUP)
+    assert "the kernel is not python3" in checks.setup_cell_problems(
+        GOOD_HEAD.replace("python3", "ir") + SETUP
+    )
 
 
 def test_chapter_settings_reach_the_setup_cell_and_unknown_ones_fail(tmp_path):
@@ -124,10 +124,10 @@ def test_colab_checks_pass_a_good_notebook():
         "# T\n\nGradients are computed exactly, not approximated by finite differences.\n\n"
         "The jitted version was 41.3× faster. [More](https://jax-book.github.io/learn-jax/chapters/jit.html)"
     )
-    assert test_colab.prose_coverage(CHAPTER, nb) == 1.0
-    assert test_colab.myst_leftovers(nb) == [] and test_colab.link_problems(nb) == []
+    assert checks.prose_coverage(CHAPTER, nb) == 1.0
+    assert checks.myst_leftovers(nb) == [] and checks.link_problems(nb) == []
     chapter = bookfacts.reading.read_notebook_text(CHAPTER)
-    assert test_colab.collapse_problems(nb, chapter) == []
+    assert checks.collapse_problems(nb, chapter) == []
     nbformat.validate(nb)
 
 
@@ -135,23 +135,21 @@ def test_colab_checks_report_raw_myst_missing_prose_relative_links_and_open_solu
     raw = colab_like(
         "# T\n\nThe jitted version was {glue:text}`speedup:.1f`× faster. See {doc}`jit`.\n\n(label)="
     )
-    assert test_colab.myst_leftovers(raw) == ["(label)=", "{doc}`", "{glue:text}"]
-    assert test_colab.prose_coverage(CHAPTER, raw) < test_colab.MIN_PROSE  # the first paragraph is missing
+    assert checks.myst_leftovers(raw) == ["(label)=", "{doc}`", "{glue:text}"]
+    assert checks.prose_coverage(CHAPTER, raw) < checks.MIN_PROSE  # the first paragraph is missing
     relative = colab_like("[the jit chapter](jit.md) ![fig](../_images/a.png) [x](http://localhost:8000/a)")
-    assert test_colab.link_problems(relative) == ["jit.md", "../_images/a.png", "http://localhost:8000/a"]
+    assert checks.link_problems(relative) == ["jit.md", "../_images/a.png", "http://localhost:8000/a"]
     chapter = bookfacts.reading.read_notebook_text(CHAPTER)
     open_solution = colab_like("x", solution_metadata={})
-    assert test_colab.collapse_problems(open_solution, chapter) == [
-        "code cell 2 (hide-cell) is not collapsed"
-    ]
+    assert checks.collapse_problems(open_solution, chapter) == ["code cell 2 (hide-cell) is not collapsed"]
 
 
 def test_glued_values_missing_from_the_notebook_are_reported():
     from bs4 import BeautifulSoup
 
     page = BeautifulSoup('<p>It was <span class="pasted-text">41.3×</span> faster.</p>', "html.parser")
-    assert test_colab.glued_values_missing(page, colab_like("It was 41.3× faster.")) == []
-    assert test_colab.glued_values_missing(page, colab_like("It was 40× faster.")) == ["41.3×"]
+    assert checks.glued_values_missing(page, colab_like("It was 41.3× faster.")) == []
+    assert checks.glued_values_missing(page, colab_like("It was 40× faster.")) == ["41.3×"]
 
 
 # --- API links -----------------------------------------------------------------
@@ -160,8 +158,6 @@ def test_glued_values_missing_from_the_notebook_are_reported():
 def test_a_link_to_an_api_page_that_no_inventory_has_is_reported():
     from bs4 import BeautifulSoup
 
-    import test_links
-
     good = "https://docs.jax.dev/en/latest/_autosummary/jax.jit.html"
     bad = "https://docs.jax.dev/en/latest/_autosummary/jax.not_a_function.html"
     page = BeautifulSoup(
@@ -169,7 +165,7 @@ def test_a_link_to_an_api_page_that_no_inventory_has_is_reported():
         f'<a href="{bad}">jax.not_a_function</a></div></article>',
         "html.parser",
     )
-    assert test_links.api_link_problems(page, {good: "jax.jit"}) == [f"code: {bad}"]
+    assert checks.api_link_problems(page, {good: "jax.jit"}) == [f"code: {bad}"]
 
 
 # --- typed speed-ups in the prose -------------------------------------------------
@@ -182,5 +178,5 @@ def test_a_typed_speedup_is_found_and_a_glued_one_is_not():
     glued = BeautifulSoup(
         '<main><p>It is <span class="pasted-text">12×</span> faster.</p></main>', "html.parser"
     )
-    assert SPEEDUP.findall(prose_without_code(typed)) == ["12× faster"]
-    assert SPEEDUP.findall(prose_without_code(copy.copy(glued))) == []
+    assert checks.SPEEDUP.findall(checks.prose_without_code(typed)) == ["12× faster"]
+    assert checks.SPEEDUP.findall(checks.prose_without_code(copy.copy(glued))) == []

@@ -15,9 +15,7 @@ import re
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import nbformat
 import pytest
@@ -26,6 +24,17 @@ from nbclient.exceptions import CellExecutionError
 
 import bookfacts
 import jaxbook_colab
+from checks import (
+    MIN_PROSE,
+    chapter_code_cells,
+    collapse_problems,
+    glued_values_missing,
+    link_problems,
+    markdown_of,
+    myst_leftovers,
+    prose_coverage,
+    prose_words,
+)
 from conftest import CHAPTERS, REPORT, ROOT
 
 SETTINGS = bookfacts.book.config(ROOT)
@@ -37,85 +46,10 @@ LOCK = ROOT / "requirements-colab.txt"
 RUNTIME = ROOT / "_build" / "colab-runtime"
 PASSED = ROOT / "_build" / "colab-passed"  # hashes of notebooks that ran standalone here
 KERNEL = "jaxbook-colab-runtime"
-MIN_PROSE = 0.95
-MYST = re.compile(
-    r"\{glue(?::\w+)?\}|\{(?:doc|ref|numref|eq|math|term|download)\}`|```\{|:::\{|^\(\S+\)=\s*$", re.M
-)
-LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)[^)]*\)|<a\s[^>]*href=\"([^\"]+)\"|<img\s[^>]*src=\"([^\"]+)\"")
-HIDDEN_TAGS = ("hide-cell", "remove-cell", "remove-input")
 
 
 def colab_notebook(book, docname):
     return nbformat.read(book.root / "_build" / "colab" / f"{docname}.ipynb", as_version=4)
-
-
-def markdown_of(nb) -> str:
-    return "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-
-
-def chapter_code_cells(nb) -> list:
-    """The chapter's own code cells: every code cell after the install cell."""
-    return [c for c in nb.cells if c.cell_type == "code"][1:]
-
-
-# --- checks (also fed defective notebooks in tests/test_checks.py) -----------------
-
-
-def myst_leftovers(nb) -> list[str]:
-    return sorted({m.group(0).strip() for m in MYST.finditer(markdown_of(nb))})
-
-
-def prose_words(text: str) -> Counter:
-    """The words of a chapter's prose: outside code cells, directive options and
-    the front matter; roles that stand for a number or a link are left out."""
-    text = text.split("\n---\n", 1)[1] if text.startswith("---\n") else text
-    text = re.sub(r"^(```+)\{code-cell\}.*?^\1\s*$", "", text, flags=re.M | re.S)
-    text = re.sub(r"^(```+|:::+)\{[\w:-]+\}", "", text, flags=re.M)  # directive names (titles stay)
-    text = re.sub(r"^:[\w-]+:.*$", "", text, flags=re.M)  # directive options
-    text = re.sub(r"^\(\S+\)=\s*$", "", text, flags=re.M)  # targets
-    text = re.sub(r"\{(?:glue(?::\w+)?|doc|ref|numref|eq)\}`[^`]*`", "", text)
-    return Counter(re.findall(r"[A-Za-z][A-Za-z'’]+", text))
-
-
-def prose_coverage(chapter_text: str, nb) -> float:
-    wanted = prose_words(chapter_text)
-    have = Counter(re.findall(r"[A-Za-z][A-Za-z'’]+", markdown_of(nb)))
-    return sum(min(n, have[w]) for w, n in wanted.items()) / max(1, sum(wanted.values()))
-
-
-def glued_values_missing(page, nb) -> list[str]:
-    """Values the page shows from glue ({glue:text}) that the notebook lacks."""
-    text = " ".join(markdown_of(nb).split())
-    shown = {" ".join(span.get_text().split()) for span in page.select(".pasted-text, .pasted-inline")}
-    return sorted(v for v in shown if v and v not in text)
-
-
-def link_problems(nb) -> list[str]:
-    """Every link and image is absolute, on https, to a public host."""
-    problems = []
-    for match in LINK.finditer(markdown_of(nb)):
-        url = next(g for g in match.groups() if g)
-        parts = urlsplit(url)
-        if parts.scheme != "https" or not parts.netloc or parts.hostname in ("localhost", "127.0.0.1"):
-            problems.append(url)
-    return problems
-
-
-def collapse_problems(nb, chapter) -> list[str]:
-    """Cells the page hides (solutions, hidden checks, the setup) are collapsed
-    Colab form cells: `cellView: form` and a `# @title` first line."""
-    problems = []
-    code = chapter_code_cells(nb)
-    source = [c for c in chapter.cells if c.cell_type == "code"]
-    if len(code) != len(source):
-        return [f"{len(code)} code cells, the chapter has {len(source)}"]
-    for i, (cell, src) in enumerate(zip(code, source, strict=True), start=1):
-        hidden = i == 1 or (bookfacts.checks.tags(src) & set(HIDDEN_TAGS))
-        collapsed = cell.metadata.get("cellView") == "form" and cell.source.startswith("# @title ")
-        if hidden and "raises-exception" not in bookfacts.checks.tags(src) and not collapsed:
-            what = ", ".join(sorted(bookfacts.checks.tags(src))) or "setup"
-            problems.append(f"code cell {i} ({what}) is not collapsed")
-    return problems
 
 
 # --- every chapter's notebook ------------------------------------------------------

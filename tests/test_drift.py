@@ -23,7 +23,7 @@ import pytest
 import bookfacts
 import drift
 import test_workflows
-from conftest import ROOT
+from conftest import ROOT, fake_program
 from test_failures import HEADER, build, cell, make_book
 
 DRIFT_WORKFLOW = ROOT / ".github" / "workflows" / "drift.yml"
@@ -340,7 +340,7 @@ def _issue_step(tmp_path: Path, existing: str) -> tuple[list[str], Path]:
     (tmp_path / "drift-report" / "0.13.0").mkdir(parents=True)
     (tmp_path / "drift-report" / "0.13.0" / "issue.md").write_text("# Drift report\n")
     log = tmp_path / "gh.log"
-    test_workflows.fake_program(
+    fake_program(
         tmp_path / "bin",
         "gh",
         f'echo "$*" >> {log}\ncase "$1 $2" in "issue list") printf "%b" "{existing}";; esac\n',

@@ -13,6 +13,7 @@ import sphobjinv as soi
 
 import jaxbook_links
 import make_inventories
+from checks import api_link_problems, api_links
 from conftest import CHAPTERS, REPORT, ROOT
 
 INVENTORIES = ROOT / "inventories"
@@ -44,21 +45,6 @@ def inventory_urls() -> dict[str, str]:
 
 
 URLS = inventory_urls()
-API_SITES = tuple(site for site, _ in make_inventories.SITES.values())
-
-
-def api_links(page) -> list[tuple[str, str]]:
-    """(where, URL) of every link of a page to an API documentation site."""
-    found = []
-    for a in page.select("article a[href]"):
-        if a["href"].startswith(API_SITES):
-            where = "code" if a.find_parent("div", class_="cell_input") else "prose"
-            found.append((where, a["href"]))
-    return found
-
-
-def api_link_problems(page, urls: dict[str, str]) -> list[str]:
-    return [f"{where}: {url}" for where, url in api_links(page) if url not in urls]
 
 
 @pytest.mark.parametrize("project", list(make_inventories.SITES))

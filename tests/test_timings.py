@@ -23,16 +23,10 @@ import pytest
 from bs4 import BeautifulSoup
 
 import bookfacts
-from conftest import CHAPTERS, ROOT, text_of
+from checks import SPEEDUP, prose_without_code
+from conftest import CHAPTERS, ROOT, fake_program, text_of
 
 TIMINGS_DOC = "timings"
-# A speed-up claimed in the prose: "12× faster", "3.5 times slower", "a speed-up of 40".
-SPEEDUP = re.compile(
-    r"\d[\d.,]*\s*(?:×|x)\s*(?:faster|slower|quicker|speed-?up)"
-    r"|\d[\d.,]*\s+times\s+(?:faster|slower|quicker|as fast|as long)"
-    r"|speed-?up\s+of\s+(?:about\s+|roughly\s+|~\s*)?\d",
-    re.I,
-)
 # How `measure` shows a measurement in a chapter (chapters/book_setup.py, Timing.__str__).
 SHOWN = re.compile(
     r"timing: (?P<label>.+?)  \[(?P<device>.+?) · JAX \S+\]\s+first call: (?P<first>.+?)\s+"
@@ -52,13 +46,6 @@ def table_rows(soup, cls) -> list[list[str]]:
 def row_links(soup, cls) -> list[str]:
     table = soup.select_one(f"table.{cls}")
     return [tr.select_one("td a")["href"] for tr in table.select("tbody tr")]
-
-
-def prose_without_code(page) -> str:
-    main = page.select_one("main") or page
-    for node in main.select("div.cell, .pasted-text, .pasted-inline, pre, code, script"):
-        node.decompose()
-    return text_of(main)
 
 
 def shown_measurements(page) -> list[dict]:
@@ -456,14 +443,6 @@ def test_save_timings_writes_a_loadable_reference(tmp_path):
 
 
 # --- scripts/check_gpu.py: the backend check, simulated -------------------------------
-
-
-def fake_program(folder: Path, name: str, script: str) -> Path:
-    folder.mkdir(exist_ok=True)
-    path = folder / name
-    path.write_text("#!/bin/sh\n" + script)
-    path.chmod(0o755)
-    return path
 
 
 def fake_nvidia_smi(folder: Path, ok=True) -> Path:

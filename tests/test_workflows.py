@@ -19,7 +19,7 @@ import yaml
 
 import bookfacts
 import build
-from conftest import ROOT
+from conftest import ROOT, fake_program
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CI, PUBLISH, LINKCHECK = WORKFLOWS / "ci.yml", WORKFLOWS / "publish.yml", WORKFLOWS / "linkcheck.yml"
@@ -203,14 +203,6 @@ def test_deploy_job_has_only_pages_permissions():
     assert [s["uses"].split("@")[0] for s in steps(deploy)] == ["actions/deploy-pages"]
     others = [j for n, j in load(PUBLISH)["jobs"].items() if n != "deploy"]
     assert all("pages" not in j["permissions"] and "id-token" not in j["permissions"] for j in others)
-
-
-def fake_program(folder: Path, name: str, script: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text("#!/bin/sh\n" + script)
-    path.chmod(0o755)
-    return path
 
 
 def test_colab_notebooks_are_pushed_to_the_branch_of_the_config(tmp_path):
