@@ -287,10 +287,13 @@ def clean_markdown(text: str) -> str:
     return text.strip("\n")
 
 
-def notebook(book: Path, docname: str, markdown: str):
-    """The Colab notebook of one chapter."""
-    source = bookfacts.reading.read_notebook(bookfacts.book.source_path(book, docname))
-    executed = bookfacts.cache.executed_notebook(book, docname)
+def notebook(book: Path, docname: str, markdown: str, read: Path | None = None):
+    """The Colab notebook of one chapter (`read`: bookfacts.cache.cache_record)."""
+    if read is not None:
+        source = nbformat.reader.reads((read / f"{docname}.ipynb").read_text(encoding="utf8"))
+    else:
+        source = bookfacts.reading.read_notebook(bookfacts.book.source_path(book, docname))
+    executed = bookfacts.cache.executed_notebook(book, docname, read)
     ran = [c for c in executed.cells if c.cell_type == "code"]
     code_indices = [i for i, c in enumerate(source.cells) if c.cell_type == "code"]
     if len(ran) != len(code_indices):
@@ -347,14 +350,15 @@ def notebook(book: Path, docname: str, markdown: str):
     return nb
 
 
-def write_notebooks(book: Path, markdown_dir: Path, out: Path) -> list[Path]:
-    """Every chapter's Colab notebook into out/<docname>.ipynb."""
+def write_notebooks(book: Path, markdown_dir: Path, out: Path, read: Path | None = None) -> list[Path]:
+    """Every chapter's Colab notebook into out/<docname>.ipynb (`read`: the folder
+    where the build wrote each chapter as it read it, see bookfacts.cache.cache_record)."""
     written = []
     for docname in bookfacts.book.chapters(book):
         markdown = (markdown_dir / f"{docname}.md").read_text()
         path = out / f"{docname}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook(book, docname, markdown), path)
+        nbformat.write(notebook(book, docname, markdown, read), path)
         written.append(path)
     return written
 

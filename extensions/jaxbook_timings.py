@@ -3,12 +3,11 @@
 Chapters time code with `measure` (chapters/book_setup.py), which stores each
 measurement in its output's metadata under "jaxbook_timing". This extension
 
-* collects them when a chapter is read (`doctree-read`, from the executed
-  notebook myst-nb has just written, whether it was executed now or taken from
-  jupyter-cache) and keeps them in the build environment per chapter, together
-  with what the chapter's banner says (device, JAX version, date). A chapter
-  whose source is unchanged is not re-read, and keeps the records of the very
-  execution its page shows; a changed chapter is re-executed and re-collected.
+* takes them from jaxbook_executed.py, which keeps them in the build environment
+  per chapter when the chapter is read, together with what the chapter's banner
+  says (device, JAX version, date). A chapter whose source is unchanged is not
+  re-read, and keeps the records of the very execution its page shows; a changed
+  chapter is re-executed and re-collected.
 * provides the directive ``{jaxbook-timings} PART`` (PART: summary,
   measurements, comparison, chapters), which the Timings page uses. The page is
   re-read and re-rendered on every build (`env-get-outdated`), and its parts
@@ -30,7 +29,6 @@ import json
 import posixpath
 from pathlib import Path
 
-import nbformat
 from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.transforms.post_transforms import SphinxPostTransform
@@ -38,6 +36,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 import bookfacts
+import jaxbook_executed
 from bookfacts.records import fmt_ratio, fmt_seconds
 
 logger = logging.getLogger(__name__)
@@ -64,57 +63,13 @@ class TimingsDirective(SphinxDirective):
 # --- build environment: records per chapter, pages that show them ----------------
 
 
-def _store(env) -> dict:
-    if not hasattr(env, "jaxbook_timings"):
-        env.jaxbook_timings = {}
-    return env.jaxbook_timings
-
-
 def _pages(env) -> set:
     if not hasattr(env, "jaxbook_timings_pages"):
         env.jaxbook_timings_pages = set()
     return env.jaxbook_timings_pages
 
 
-def _executed_notebook(env, docname):
-    """The notebook exactly as it was executed for this read of `docname` (now, or
-    earlier: the execution cache), or None when its execution failed (myst-nb has
-    reported it).
-
-    myst-nb renders the executed notebook but, in cache mode, writes the notebook
-    it read, without outputs, to its output folder (myst_nb/sphinx_.py, Parser.parse
-    writes `notebook`, not the client's merged one: myst-nb 1.4.0, requirements.txt;
-    no upstream issue found). That notebook is read back, and its outputs are taken
-    from the cache, matched by its code as myst-nb matched it."""
-    config = env.mystnb_config
-    if config.execution_mode != "cache":
-        raise RuntimeError(
-            f"jaxbook_timings reads executed notebooks from the execution cache; nb_execution_mode is "
-            f"{config.execution_mode!r}, not 'cache' (_config.yml: execute.execute_notebooks)"
-        )
-    written = Path(config.output_folder, *f"{docname}.ipynb".split("/"))
-    return bookfacts.cache.executed(config.execution_cache_path, nbformat.read(written, as_version=4))
-
-
-def _collect(app, doctree):
-    """After a document is read: if it is a notebook, take its records."""
-    env = app.env
-    docname = env.docname
-    _store(env).pop(docname, None)
-    if "kernelspec" not in env.metadata.get(docname, {}):
-        return  # not a notebook
-    nb = _executed_notebook(env, docname)
-    _store(env)[docname] = {
-        "records": bookfacts.records.records_from_notebook(nb, docname) if nb else [],
-        "comparisons": bookfacts.records.records_from_notebook(nb, docname, bookfacts.records.COMPARISON_KEY)
-        if nb
-        else [],
-        "executed": bookfacts.records.execution_info(nb) if nb else None,
-    }
-
-
 def _purge(app, env, docname):
-    _store(env).pop(docname, None)
     _pages(env).discard(docname)
 
 
@@ -147,7 +102,7 @@ def _exec_data(env, docname) -> dict | None:
 
 def gather(env) -> tuple[list[dict], list[dict], list[dict]]:
     """(chapters, records, comparisons) of this build, chapters in reading order."""
-    store = _store(env)
+    store = jaxbook_executed.chapters(env)
     position = {d: i for i, d in enumerate(_toc_order(env))}
     docnames = sorted(store, key=lambda d: (position.get(d, len(position)), d))
     chapters, records, comparisons = [], [], []
@@ -604,10 +559,10 @@ class _WordsForStatusSymbols(SphinxPostTransform):
 
 
 def setup(app):
+    app.setup_extension("jaxbook_executed")  # what each executed chapter recorded
     app.add_config_value("jaxbook_timings_references", "timings/*-reference.json", "env")
     app.add_node(timings_part)
     app.add_directive("jaxbook-timings", TimingsDirective)
-    app.connect("doctree-read", _collect)
     app.connect("env-purge-doc", _purge)
     app.connect("env-get-outdated", _always_outdated)
     app.connect("doctree-resolved", _render)

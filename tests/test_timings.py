@@ -550,3 +550,21 @@ def test_site_check_refuses_a_cpu_build(tmp_path):
 def test_site_check_accepts_a_gpu_build(tmp_path):
     result = check_gpu("--site", fake_site(tmp_path, "NVIDIA H100 80GB HBM3", "gpu"), path=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_chapter_check_fails_the_build_naming_chapter_and_cell(tmp_path):
+    """The executed notebook's checks run when the chapter is read
+    (extensions/jaxbook_executed.py): a problem is a warning at the chapter, so the
+    strict build fails and says which chapter and which cell."""
+    src = make_book(tmp_path)
+    nb = nbformat.read(src / "b.ipynb", as_version=4)
+    nb.cells[2].outputs.append(nbformat.v4.new_output("stream", name="stderr", text="oops\n"))
+    nbformat.write(nb, src / "b.ipynb")
+    from jupyter_cache import get_cache
+
+    get_cache(str(src / "_build" / ".jupyter_cache")).cache_notebook_file(
+        src / "b.ipynb", check_validity=False, overwrite=True
+    )
+    status, warnings, _ = sphinx(src)
+    assert status != 0
+    assert "b.ipynb: WARNING: chapter check failed: code cell 2 wrote to stderr: 'oops'" in warnings

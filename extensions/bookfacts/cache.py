@@ -26,13 +26,21 @@ def executed(cache_dir: Path | str, nb):
     return cache.get_cache_bundle(record.pk).nb
 
 
-def cache_record(book: Path, docname: str):
-    """(jupyter-cache, record) of the chapter's current source, or (cache, None)."""
+def cache_record(book: Path, docname: str, read: Path | None = None):
+    """(jupyter-cache, record) of the chapter's current source, or (cache, None).
+    `read`: a folder where the build wrote each chapter as it read it (myst-nb's
+    output folder, `<docname>.ipynb`), which spares parsing the chapter again."""
     from jupyter_cache import get_cache
 
+    if read is not None:
+        import nbformat
+
+        nb = nbformat.reader.reads((read / f"{docname}.ipynb").read_text(encoding="utf8"))
+    else:
+        nb = read_notebook(source_path(book, docname))
     cache = get_cache(str(cache_path(book)))
     try:
-        return cache, cache.match_cache_notebook(read_notebook(source_path(book, docname)))
+        return cache, cache.match_cache_notebook(nb)
     except KeyError:
         return cache, None
 
@@ -61,7 +69,7 @@ def drop_damaged_cache_entries(book: Path = ROOT) -> list[str]:
     for record in cache.list_cache_records():
         try:
             path = cache._get_notebook_path_cache(record.hashkey)
-            nbformat.reads(path.read_text(encoding="utf8"), nbformat.NO_CONVERT)
+            nbformat.reader.reads(path.read_text(encoding="utf8"))  # JSON and nbformat version
         except Exception as exc:  # any unreadable entry is damaged
             cache.remove_cache(record.pk)
             name = Path(record.uri).name if record.uri else f"entry {record.pk}"
@@ -72,26 +80,26 @@ def drop_damaged_cache_entries(book: Path = ROOT) -> list[str]:
     return dropped
 
 
-def execution_seconds(book: Path, docname: str) -> float | None:
+def execution_seconds(book: Path, docname: str, read: Path | None = None) -> float | None:
     """Execution time of the chapter's current source, from jupyter-cache."""
-    _, record = cache_record(book, docname)
+    _, record = cache_record(book, docname, read)
     return None if record is None else record.data.get("execution_seconds")
 
 
-def execution_lines(book: Path = ROOT) -> list[str]:
+def execution_lines(book: Path = ROOT, read: Path | None = None) -> list[str]:
     """'  12.3 s  chapters/jit' for every chapter, in toc order."""
     lines = []
     for docname in chapters(book):
-        seconds = execution_seconds(book, docname)
+        seconds = execution_seconds(book, docname, read)
         shown = f"{seconds:6.1f} s" if seconds is not None else "   n/a"
         lines.append(f"{shown}  {docname}")
     return lines
 
 
-def executed_notebook(book: Path, docname: str):
+def executed_notebook(book: Path, docname: str, read: Path | None = None):
     """The notebook exactly as it was executed for the current source (execution
     counts, outputs, output metadata), from jupyter-cache."""
-    cache, record = cache_record(book, docname)
+    cache, record = cache_record(book, docname, read)
     if record is None:
         raise KeyError(f"{docname}: no execution of its current source in {cache_path(book)}")
     return cache.get_cache_bundle(record.pk).nb
