@@ -352,11 +352,18 @@ def notebook(book: Path, docname: str, markdown: str, read: Path | None = None):
 
 def write_notebooks(book: Path, markdown_dir: Path, out: Path, read: Path | None = None) -> list[Path]:
     """Every chapter's Colab notebook into out/<docname>.ipynb (`read`: the folder
-    where the build wrote each chapter as it read it, see bookfacts.cache.cache_record)."""
+    where the build wrote each chapter as it read it, see bookfacts.cache.cache_record).
+    A notebook newer than what it is made of (its prose, `_config.yml` and the pinned
+    JAX of requirements.txt) is kept: its executed code comes with its prose, which
+    the build writes again whenever it writes the page."""
     written = []
     for docname in bookfacts.book.chapters(book):
-        markdown = (markdown_dir / f"{docname}.md").read_text()
         path = out / f"{docname}.ipynb"
+        prose = markdown_dir / f"{docname}.md"
+        made_of = (prose, book / "_config.yml", book / "requirements.txt")
+        if path.exists() and path.stat().st_mtime_ns > max(p.stat().st_mtime_ns for p in made_of):
+            continue
+        markdown = prose.read_text()
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook(book, docname, markdown, read), path)
         written.append(path)

@@ -51,6 +51,7 @@ TIMEOUT = re.compile(
 ERROR_LINE = re.compile(r"^(\w+(?:Error|Exception|Warning|Interrupt|Exit)\b:.*)$", re.M)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 WARNING = re.compile(r": (WARNING|ERROR|CRITICAL): ")
+WRITTEN = re.compile(r"^writing output\.\.\. \[\s*\d+%\] (\S+)$")
 # myst-nb's own lines about a failed execution: the cell error itself is reported.
 EXECUTION_NOISE = ("[mystnb.exec]",)
 # jupyter-book's closing banner points at the staging folder, not where the site
@@ -158,10 +159,10 @@ def switch_backend(out: Path, backend: str) -> None:
 
 
 def run_jupyter_book(
-    book: Path, staging: Path, fresh: bool, backend: str, *options: str, warnings: list[str] | None = None
+    book: Path, staging: Path, fresh: bool, backend: str, *options: str, log: list[str] | None = None
 ) -> int:
-    """Run jupyter-book (strict), showing its output; its warnings (and errors) also
-    go into `warnings`, without colour codes."""
+    """Run jupyter-book (strict), showing its output; each line of it also goes into
+    `log`, without colour codes."""
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(book), "--path-output", str(staging), "-W", "--keep-going", *options]
     if fresh:
@@ -185,8 +186,8 @@ def run_jupyter_book(
             quiet = line.strip().startswith(STAGING_BANNER) or line.startswith(KERNEL_NOISE)
             if ".staging/_build/html" not in line and not quiet:
                 print(line, end="", flush=True)
-            if warnings is not None and (plain := ANSI.sub("", line).strip()) and WARNING.search(plain):
-                warnings.append(plain)
+            if log is not None:
+                log.append(ANSI.sub("", line).strip())
         return proc.wait()
     except KeyboardInterrupt:
         # Stop the build and its kernels quietly (their tracebacks say nothing useful).
@@ -228,14 +229,14 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
     fresh = rebuild_all or not last_ok.exists() or bool(damaged)  # re-read to re-execute
     last_ok.unlink(missing_ok=True)
     start = time.perf_counter()
-    # Chapter checks are warnings of the build itself (extensions/jaxbook_executed.py).
-    warnings: list[str] = []
-    returncode = run_jupyter_book(book, staging, fresh, backend, warnings=warnings)
+    log: list[str] = []
+    returncode = run_jupyter_book(book, staging, fresh, backend, log=log)
     elapsed = time.perf_counter() - start
 
     reports = sorted((staged_html / "reports").rglob("*.err.log"))
     failures = [f"cell error in {describe_failure(book, staged_html / 'reports', r)}" for r in reports]
-    failures += [w for w in warnings if not w.endswith(EXECUTION_NOISE)]
+    # Chapter checks are warnings of the build itself (extensions/jaxbook_executed.py).
+    failures += [w for w in log if WARNING.search(w) and not w.endswith(EXECUTION_NOISE)]
     if returncode != 0 or failures:
         print(f"\nBUILD FAILED after {elapsed:.0f} s.", file=sys.stderr)
         for failure in failures:
@@ -247,12 +248,17 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
 
     # The chapters as notebooks (jaxbook_colab.py): the Colab buttons open them
     # (pushed to their branch on publish), the pages' ".ipynb" download serves them.
-    # Their prose comes from a second, writing-only pass with the markdown builder.
-    print("Writing the chapters as notebooks (prose: markdown builder; code and outputs: the cache)...")
-    # Without earlier output, the builder writes every chapter (reading nothing again).
-    shutil.rmtree(staging / "_build" / jaxbook_colab.MARKDOWN_BUILDER, ignore_errors=True)
-    if (
-        run_jupyter_book(
+    # Their prose comes from a second, writing-only pass with the markdown builder,
+    # for the pages this build wrote (the others keep their Markdown and notebook:
+    # nothing they are made of changed). No chapter written: no second pass.
+    markdown = staging / "_build" / jaxbook_colab.MARKDOWN_BUILDER
+    for line in log:
+        if written := WRITTEN.match(line):
+            (markdown / f"{written[1]}.md").unlink(missing_ok=True)
+    chapters = bookfacts.book.chapters(book)
+    if not all((markdown / f"{docname}.md").exists() for docname in chapters):
+        print("Writing the chapters as notebooks (prose: markdown builder; code and outputs: the cache)...")
+        code = run_jupyter_book(
             book,
             staging,
             False,
@@ -262,16 +268,19 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
             "--custom-builder",
             jaxbook_colab.MARKDOWN_BUILDER,
         )
-        != 0
-    ):
-        print(
-            "\nBUILD FAILED: the markdown pass for the Colab notebooks failed (see above).", file=sys.stderr
-        )
-        return 1
+        if code != 0:
+            print(
+                "\nBUILD FAILED: the markdown pass for the Colab notebooks failed (see above).",
+                file=sys.stderr,
+            )
+            return 1
     colab = staging / "colab"
-    shutil.rmtree(colab, ignore_errors=True)
+    for stale in {p.relative_to(colab).with_suffix("").as_posix() for p in colab.rglob("*.ipynb")} - set(
+        chapters
+    ):
+        (colab / f"{stale}.ipynb").unlink()  # a chapter that left the book
     read = staging / "_build" / "jupyter_execute"  # each chapter as the build read it
-    jaxbook_colab.write_notebooks(book, staging / "_build" / jaxbook_colab.MARKDOWN_BUILDER, colab, read)
+    jaxbook_colab.write_notebooks(book, markdown, colab, read)
     jaxbook_colab.install_downloads(colab, staged_html)
     swap_in(staged_html, out / "html")
     swap_in(colab, out / "colab")
