@@ -137,3 +137,40 @@ def api_links(page) -> list[tuple[str, str]]:
 
 def api_link_problems(page, urls: dict[str, str]) -> list[str]:
     return [f"{where}: {url}" for where, url in api_links(page) if url not in urls]
+
+
+def code_link_problems(page, modules) -> list[str]:
+    """Links in code cells whose text does not show the name they go to (nor a
+    module): sphinx-codeautolink's links from a variable to the documented type of
+    its value (`g = jax.grad(f)`, then `g` -> collections.abc.Callable), which
+    extensions/jaxbook_links.py undoes."""
+    problems = []
+    for a in page.select("a.sphinx-codeautolink-a[title]"):
+        title, shown = a["title"], a.get_text().strip()
+        if shown.rsplit(".", 1)[-1] != title.rsplit(".", 1)[-1] and title not in modules:
+            problems.append(f"{shown!r} links to {title}")
+    return problems
+
+
+def site_link_problems(nb, html, site_url: str) -> list[str]:
+    """Links of a Colab notebook into the published site that name no page of this
+    build, or an anchor that page does not have."""
+    from bs4 import BeautifulSoup
+
+    problems, pages = [], {}
+    base = site_url.rstrip("/") + "/"
+    for match in LINK.finditer(markdown_of(nb)):
+        url = next(g for g in match.groups() if g)
+        if not url.startswith(base):
+            continue
+        parts = urlsplit(url)
+        path = html / (url[len(base) :].split("#")[0] or "index.html")
+        if not path.is_file():
+            problems.append(f"{url}: no such page")
+            continue
+        if parts.fragment:
+            if path not in pages:
+                pages[path] = {t["id"] for t in BeautifulSoup(path.read_text(), "html.parser").select("[id]")}
+            if parts.fragment not in pages[path]:
+                problems.append(f"{url}: no such anchor")
+    return problems

@@ -180,3 +180,32 @@ def test_a_typed_speedup_is_found_and_a_glued_one_is_not():
     )
     assert checks.SPEEDUP.findall(checks.prose_without_code(typed)) == ["12× faster"]
     assert checks.SPEEDUP.findall(checks.prose_without_code(copy.copy(glued))) == []
+
+
+def test_a_code_link_from_a_variable_to_its_type_is_reported():
+    from bs4 import BeautifulSoup
+
+    page = BeautifulSoup(
+        '<a class="sphinx-codeautolink-a" title="collections.abc.Callable"><span>g</span></a>'
+        '<a class="sphinx-codeautolink-a" title="jax.numpy.log"><span>jnp</span>.<span>log</span></a>'
+        '<a class="sphinx-codeautolink-a" title="jax.lax"><span>lax</span></a>'
+        '<a class="sphinx-codeautolink-a" title="jax.numpy"><span>jnp</span></a>',
+        "html.parser",
+    )
+    assert checks.code_link_problems(page, {"jax.numpy", "jax.lax"}) == [
+        "'g' links to collections.abc.Callable"
+    ]
+
+
+def test_a_colab_link_to_a_missing_page_or_anchor_is_reported(tmp_path):
+    site = "https://example.org/book"
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "jit.html").write_text('<h2 id="tracing">Tracing</h2>')
+    nb = colab_like(
+        f"See [tracing]({site}/chapters/jit.html#tracing), [gone]({site}/chapters/gone.html) "
+        f"and [moved]({site}/chapters/jit.html#moved)."
+    )
+    assert checks.site_link_problems(nb, tmp_path, site) == [
+        f"{site}/chapters/gone.html: no such page",
+        f"{site}/chapters/jit.html#moved: no such anchor",
+    ]

@@ -34,6 +34,7 @@ from checks import (
     myst_leftovers,
     prose_coverage,
     prose_words,
+    site_link_problems,
 )
 from conftest import CHAPTERS, REPORT, ROOT
 
@@ -82,6 +83,7 @@ def test_notebook_is_the_chapter(book, docname):
     assert myst_leftovers(nb) == []
     assert glued_values_missing(book.page(docname), nb) == []
     assert link_problems(nb) == []
+    assert site_link_problems(nb, book.html, SETTINGS["site_url"]) == []
     assert (
         collapse_problems(nb, bookfacts.reading.read_notebook(bookfacts.book.source_path(ROOT, docname)))
         == []

@@ -225,3 +225,62 @@ def test_two_builds_of_one_checkout_take_turns(tmp_path):
     assert "Another build of this book is running" in out2 and "waiting" in out2
     # the second build found the chapter executed by the first: it executed nothing
     assert "Executing" in out1 and "Executing" not in out2
+
+
+def test_a_long_cell_that_times_out_is_named(tmp_path):
+    """nbclient shows only the first and last five lines of a cell of eleven lines
+    or more when it times out: the build still finds the cell and its line."""
+    from nbclient.exceptions import CellTimeoutError
+    from nbformat.v4 import new_code_cell
+
+    import build as build_script
+
+    body = "\n".join(f"x{i} = {i}" for i in range(12)) + "\nimport time\ntime.sleep(10**6)"
+    book = make_book(tmp_path, {"long": HEADER + "# Long\n\n" + cell("a = 1") + cell(body)})
+    error = CellTimeoutError.error_from_timeout_and_cell("Cell execution timed out", 8, new_code_cell(body))
+    reports = tmp_path / "reports"
+    (reports / "chapters").mkdir(parents=True)
+    report = reports / "chapters" / "long.err.log"
+    report.write_text(
+        f"Traceback (most recent call last):\n  ...\nnbclient.exceptions.CellTimeoutError: {error}\n"
+    )
+    assert build_script.describe_failure(book, reports, report) == (
+        "chapters/long.md, code cell 2 (line 19): the cell timed out after 8 s (execute.timeout in _config.yml)"
+    )
+
+
+LINKED = (
+    HEADER
+    + "# Linked\n\n"
+    + cell("", ":tags: [remove-input]\n:load: book_setup.py\n")
+    + cell("import jax.numpy as jnp\n\njnp.zeros(3)")
+)
+
+
+def test_incremental_builds_keep_their_promises(tmp_path):
+    """CONTRIBUTING.md, "Building and testing": editing chapters/book_setup.py
+    executes every chapter again; a change to the book's extensions keeps the code
+    links; a change to a static file is published."""
+    book = make_book(tmp_path, {"linked": LINKED})
+    (book / "_static").mkdir()
+    (book / "_static" / "jaxbook.css").write_text("/* first */\n")
+    page = book / "_build" / "html" / "chapters" / "linked.html"
+    first = build(book)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "sphinx-codeautolink-a" in page.read_text()
+
+    with open(book / "chapters" / "book_setup.py", "a") as setup:
+        setup.write("\n# edited\n")
+    again = build(book)
+    assert again.returncode == 0 and "chapters/linked.md: Executing" in again.stdout, again.stdout[-3000:]
+
+    with open(book / "extensions" / "jaxbook_links.py", "a") as code:
+        code.write("\n# edited\n")
+    again = build(book)
+    assert again.returncode == 0 and "Executing" not in again.stdout, again.stdout[-3000:]
+    assert "sphinx-codeautolink-a" in page.read_text(), "the code links were lost"
+
+    (book / "_static" / "jaxbook.css").write_text("/* second */\n")
+    again = build(book)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert (book / "_build" / "html" / "_static" / "jaxbook.css").read_text() == "/* second */\n"

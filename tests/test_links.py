@@ -13,7 +13,7 @@ import sphobjinv as soi
 
 import jaxbook_links
 import make_inventories
-from checks import api_link_problems, api_links
+from checks import api_link_problems, api_links, code_link_problems
 from conftest import CHAPTERS, REPORT, ROOT
 
 INVENTORIES = ROOT / "inventories"
@@ -45,6 +45,12 @@ def inventory_urls() -> dict[str, str]:
 
 
 URLS = inventory_urls()
+MODULES = {
+    obj.name
+    for project in make_inventories.SITES
+    for obj in soi.Inventory(INVENTORIES / f"{project}.inv").objects
+    if obj.role == "module"
+}
 
 
 @pytest.mark.parametrize("project", list(make_inventories.SITES))
@@ -67,6 +73,13 @@ def test_api_links_go_to_inventory_entries_in_prose_and_code(book, docname):
     names = {URLS[url] for _, url in links}
     prose = {URLS[url] for where, url in links if where == "prose"}
     REPORT.append(f"{len(names):4d} API names linked ({len(prose)} in the prose)  {docname}")
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_code_links_show_the_name_they_link_to(book, docname):
+    """A variable is never a link to the type of its value (collections.abc.Callable
+    for `g = jax.grad(f)`): extensions/jaxbook_links.py undoes those links."""
+    assert code_link_problems(book.page(docname), MODULES) == []
 
 
 def test_the_names_the_chapters_teach_are_linked(book):
