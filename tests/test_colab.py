@@ -45,7 +45,6 @@ COLAB = re.compile(
 )
 LOCK = ROOT / "requirements-colab.txt"
 RUNTIME = ROOT / "_build" / "colab-runtime"
-PASSED = ROOT / "_build" / "colab-passed"  # hashes of notebooks that ran standalone here
 KERNEL = "jaxbook-colab-runtime"
 
 
@@ -113,13 +112,18 @@ def test_notebook_asks_for_a_gpu_and_has_the_build_outputs(book, docname):
             assert re.match(r"%%expect_exception \w+\n", cell.source)
 
 
-def test_gpu_install_resolves_on_python_3_13():
+@pytest.fixture
+def cache(request):
+    """pytest's cache (pytest.ini: cache_dir), for what passed in an earlier run."""
+    return request.config.cache
+
+
+def test_gpu_install_resolves_on_python_3_13(cache):
     """What the install cell runs on a Colab GPU runtime resolves for Colab's
     platform (a pip dry run: nothing is installed; not repeated once it passed here)."""
     spec = f"jax[cuda12]=={bookfacts.requirements.pinned_jax()}"
     assert spec in jaxbook_colab.install_cell(bookfacts.requirements.pinned_jax())
-    stamp = PASSED / "gpu-install.spec"
-    if stamp.exists() and stamp.read_text() == spec:
+    if cache.get("jaxbook/gpu-install-resolved", None) == spec:
         pytest.skip(f"{spec} resolved in an earlier run on this machine")
     result = subprocess.run(
         [
@@ -157,8 +161,7 @@ def test_gpu_install_resolves_on_python_3_13():
     }
     for name in ("jax", "jaxlib", "jax-cuda12-plugin", "jax-cuda12-pjrt"):
         assert versions[name] == bookfacts.requirements.pinned_jax(), (name, versions.get(name))
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(spec)
+    cache.set("jaxbook/gpu-install-resolved", spec)
 
 
 # --- standalone runs in a mirror of Colab's runtime --------------------------------
@@ -273,16 +276,15 @@ def test_expect_exception_fails_when_nothing_is_raised(book, installed_runtime, 
 
 
 @pytest.mark.parametrize("docname", CHAPTERS)
-def test_notebook_runs_standalone_in_colabs_runtime(book, installed_runtime, tmp_path, docname):
+def test_notebook_runs_standalone_in_colabs_runtime(book, installed_runtime, cache, tmp_path, docname):
     path = book.root / "_build" / "colab" / f"{docname}.ipynb"
     digest = hashlib.sha256(path.read_bytes() + LOCK.read_bytes()).hexdigest()
-    stamp = PASSED / f"{docname.replace('/', '-')}.sha256"
-    if stamp.exists() and stamp.read_text() == digest:
+    passed = f"jaxbook/standalone-passed/{docname}"  # pytest's cache: _build/.pytest_cache
+    if cache.get(passed, None) == digest:
         REPORT.append(f"{'':>8}  {docname} (standalone: unchanged since it last passed here, not run)")
         pytest.skip("unchanged since its last passing standalone run on this machine")
     start = time.perf_counter()
     run_standalone(colab_notebook(book, docname), tmp_path)
     REPORT.append(f"{time.perf_counter() - start:6.1f} s  {docname} (standalone, Colab runtime mirror)")
     assert all(p.name.startswith(".") for p in tmp_path.iterdir()), "the notebook left files behind"
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(digest)
+    cache.set(passed, digest)
