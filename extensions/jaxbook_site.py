@@ -249,9 +249,14 @@ def _toc_order(app) -> list[str]:
 
 def _complete_sitemap(app, exception):
     """Before sphinx-sitemap (priority 500) writes sitemap.xml."""
-    links = getattr(app, "sitemap_links", None)
-    if exception is not None or links is None or app.builder.format != "html":
+    if exception is not None or app.builder.format != "html" or "sphinx_sitemap" not in app.extensions:
         return
+    links = getattr(app, "sitemap_links", None)  # sphinx-sitemap's queue of pages, not public
+    if links is None:
+        raise RuntimeError(
+            "sphinx-sitemap no longer keeps its pages in app.sitemap_links (known in 2.9.0, "
+            "requirements.txt): update _complete_sitemap in extensions/jaxbook_site.py"
+        )
     import fnmatch
 
     while not links.empty():

@@ -97,7 +97,10 @@ def _toc_order(env) -> list[str]:
 
 
 def _exec_data(env, docname) -> dict | None:
-    return (getattr(env, "nb_metadata", {}) or {}).get(docname, {}).get("exec_data")
+    """What myst-nb recorded of the chapter's execution (its runtime: the cache's)."""
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    return NbMetadataCollector.get_doc_data(env).get(docname, {}).get("exec_data")
 
 
 def gather(env) -> tuple[list[dict], list[dict], list[dict]]:
