@@ -9,14 +9,15 @@ repository. How it is made:
    substituted, references resolved). After the HTML build, build.py runs the
    same book once more with the `markdown` builder of sphinx-markdown-builder
    (a maintained Sphinx extension; the parsed chapters are reused, nothing is
-   executed or read again). Here, before it writes a chapter
+   executed or read again), for the chapter pages the HTML build wrote (none
+   written: no second run, the notebooks are kept). Here, before it writes a chapter
    (`doctree-resolved`), every code cell is replaced by a marker, MyST-only
    constructs are turned into what Jupyter renders (admonitions into block
    quotes with a bold title, dropdowns into <details>), and every link and
    image is made absolute on the published site (`html.baseurl`).
 2. The notebook (`write_notebooks`): the Markdown is split at the markers, and
-   the code cells come from the chapter as executed (jupyter-cache), outputs
-   included; cells the page hides become Colab form cells (`cellView: form`,
+   the code cells come from the chapter as executed (the notebook the build wrote
+   when it read the chapter, outputs from jupyter-cache), outputs included; cells the page hides become Colab form cells (`cellView: form`,
    a `# @title` line), i.e. collapsed; deliberate-error cells start with
    `%%expect_exception NAME`. In front: a note about the runtime and a cell that
    installs the book's JAX (with its CUDA 12 plugin on a GPU runtime) when the

@@ -104,7 +104,8 @@ def _every_written_page_gets_code_links(app, exception):
     """sphinx-codeautolink links only the pages whose source is newer than their
     output (it asks the builder when the build starts), so a page written again for
     another reason (its setup cell or the book's extensions changed) lost its links
-    (felix-hilden/sphinx-codeautolink#181, open for 0.19.0, the pinned version).
+    (felix-hilden/sphinx-codeautolink#181, still open; 0.19.0, the pinned version,
+    does it).
     Every page written in this build is given to it, through its private
     `outdated_docs`; a version without it fails here, saying so."""
     if exception is not None:

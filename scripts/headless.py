@@ -1,5 +1,6 @@
-"""The system Chromium and a local web server, for the scripts that print the site
-(make_pdf.py, make_social_card.py) and for the browser tests (tests/siteaudit.py).
+"""The system Chromium and a local web server, for the scripts that drive a browser
+(make_pdf.py prints the site, make_social_card.py draws the link-preview card) and
+for the browser tests (tests/siteaudit.py).
 
 The browser is Debian's `chromium` (or $JAXBOOK_CHROMIUM); Playwright's own
 browser downloads are never used.

@@ -263,8 +263,9 @@ def test_colab_notebooks_are_pushed_to_the_branch_of_the_config(tmp_path):
 
 
 def test_the_locks_agree_and_jax_is_one_version():
-    """Each lock is hash-locked (pip --require-hashes refuses any other: Makefile),
-    resolved for Colab's Python, and they agree where they overlap."""
+    """Each lock is hash-locked (pip --require-hashes, with which the Makefile and the
+    Colab runtime mirror install them, refuses any other), resolved for Colab's
+    Python, and they agree where they overlap."""
     assert f"--python-version {PYTHON}" in (ROOT / "Makefile").read_text()  # how `make lock` resolves them
     base, test, gpu = (bookfacts.requirements.pins(ROOT / name) for name in LOCKS[:3])
     jax_version = base["jax"]
