@@ -23,7 +23,7 @@ find_python = for p in python3.13 "$$(pyenv root 2>/dev/null)"/versions/3.13*/bi
   && { echo "$$p"; break; }; done
 PYTHON ?= $(shell $(find_python))
 
-# cpu (the default) or cuda12. tools/build.py does the switch: it runs the GPU check,
+# cpu (the default) or cuda12. scripts/build.py does the switch: it runs the GPU check,
 # and drops the execution cache when it was made with the other backend.
 JAX_BACKEND ?= cpu
 export JAX_BACKEND
@@ -38,7 +38,7 @@ endif
 .PHONY: html test lint chromium serve clean lock check-gpu linkcheck drift pdf
 
 html: $(BOOK_STAMP) $(BACKEND_DEPS)
-	$(PY) tools/build.py
+	$(PY) scripts/build.py
 
 test: $(TEST_STAMP) $(BACKEND_DEPS) chromium lint
 	$(PY) -m pytest
@@ -48,7 +48,7 @@ lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff format --check .
 
 chromium:
-	@tools/ensure_chromium.sh
+	@scripts/ensure_chromium.sh
 
 # Every external link of the built book still answers (the weekly Link check workflow).
 linkcheck: html
@@ -60,21 +60,21 @@ linkcheck: html
 # of the pinned build: not .venv, not _build/html, not the execution cache.
 drift: $(BOOK_STAMP)
 	@test -n "$(JAX)" || { echo "Say which JAX: make drift JAX=<version>, or JAX=latest" >&2; exit 2; }
-	$(PY) tools/drift.py --jax "$(JAX)"
+	$(PY) scripts/drift.py --jax "$(JAX)"
 
-# The whole book as one PDF, from the executed build (tools/make_pdf.py; nothing is
+# The whole book as one PDF, from the executed build (scripts/make_pdf.py; nothing is
 # executed again): _build/pdf/learn-jax.pdf, also served by the site (learn-jax.pdf).
 # Printed by the system Chromium with Playwright (test tools); MAINTAINING.md says why.
 pdf: html $(TEST_STAMP) chromium
-	$(PY) tools/make_pdf.py
+	$(PY) scripts/make_pdf.py
 
 check-gpu: $(BOOK_STAMP) $(GPU_STAMP)
-	$(PY) tools/check_gpu.py
+	$(PY) scripts/check_gpu.py
 
 serve: $(TEST_STAMP)
 	$(VENV)/bin/jupyter-book config sphinx . >/dev/null
-	JAXBOOK_BUILD=1 PYTHONPATH=tools $(VENV)/bin/sphinx-autobuild . _build/serve \
-	  --re-ignore '(^|/)(_build|\.venv|\.git|tests|tools|\.pytest_cache)(/|$$)' \
+	JAXBOOK_BUILD=1 PYTHONPATH=extensions $(VENV)/bin/sphinx-autobuild . _build/serve \
+	  --re-ignore '(^|/)(_build|\.venv|\.git|tests|extensions|scripts|\.pytest_cache)(/|$$)' \
 	  --watch chapters --host 127.0.0.1 --port 8000
 
 clean:

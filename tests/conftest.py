@@ -1,4 +1,4 @@
-"""Shared fixtures: the book is built once per test session with tools/build.py,
+"""Shared fixtures: the book is built once per test session with scripts/build.py,
 exactly what `make html` runs (unchanged chapters come from the cache)."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from bs4 import BeautifulSoup
 
 import bookfacts
 
-ROOT = bookfacts.ROOT
-CHAPTERS = bookfacts.chapters(ROOT)
+ROOT = bookfacts.book.ROOT
+CHAPTERS = bookfacts.book.chapters(ROOT)
 BUDGET_S = 60.0  # per chapter, on a quiet 2-core CPU like the reference run's
 REFERENCE = ROOT / "timings" / "cpu-reference.json"
 REPORT: list[str] = []  # extra lines for the closing summary (e.g. standalone run times)
@@ -24,7 +24,7 @@ REPORT: list[str] = []  # extra lines for the closing summary (e.g. standalone r
 
 @functools.cache
 def _notebook(root: Path, docname: str):
-    return bookfacts.executed_notebook(root, docname)
+    return bookfacts.cache.executed_notebook(root, docname)
 
 
 @functools.cache
@@ -52,13 +52,13 @@ class Book:
         return _page(self.html / f"{docname}.html")
 
     def seconds(self, docname: str) -> float | None:
-        return bookfacts.execution_seconds(self.root, docname)
+        return bookfacts.cache.execution_seconds(self.root, docname)
 
 
 @pytest.fixture(scope="session")
 def book() -> Book:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "build.py")],
+        [sys.executable, str(ROOT / "scripts" / "build.py")],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -71,11 +71,20 @@ def book() -> Book:
     return Book(ROOT, ROOT / "_build" / "html")
 
 
+def fake_program(folder: Path, name: str, script: str) -> Path:
+    """An executable shell script `name` in `folder` (a stand-in put first on PATH)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return path
+
+
 def reference_seconds(path: Path = REFERENCE) -> dict[str, float]:
     """Each chapter's execution time in the committed CPU reference run."""
     if not path.exists():
         return {}
-    chapters = bookfacts.load_timings(path)["chapters"]
+    chapters = bookfacts.records.load_timings(path)["chapters"]
     return {c["docname"]: c["execution_s"] for c in chapters if c.get("execution_s")}
 
 
@@ -94,15 +103,15 @@ def machine_factor(seconds: dict[str, float | None], reference: dict[str, float]
 def browser():
     """One Chromium for the session (Playwright's sync API allows one per thread):
     the browser tests and the PDF tests share it."""
-    import siteaudit
+    import headless
 
-    problem = siteaudit.missing_chromium_message()
+    problem = headless.missing_chromium_message()
     if problem:
         pytest.fail(problem, pytrace=False)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = siteaudit.launch(p)
+        chromium = headless.launch(p)
         yield chromium
         chromium.close()
 
@@ -131,13 +140,13 @@ def text_of(node) -> str:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Report each chapter's execution time (from the execution cache)."""
-    if not bookfacts.cache_path(ROOT).exists():
+    if not bookfacts.cache.cache_path(ROOT).exists():
         return
-    seconds = {d: bookfacts.execution_seconds(ROOT, d) for d in CHAPTERS}
+    seconds = {d: bookfacts.cache.execution_seconds(ROOT, d) for d in CHAPTERS}
     factor = machine_factor(seconds, reference_seconds())
     terminalreporter.section(
         f"chapter execution times (budget {BUDGET_S:.0f} s on a quiet 2-core CPU; "
         f"this machine ran {factor:.2f}x the reference times, so {BUDGET_S * factor:.0f} s here)"
     )
-    for line in bookfacts.execution_lines(ROOT) + REPORT:
+    for line in bookfacts.cache.execution_lines(ROOT) + REPORT:
         terminalreporter.write_line(line)

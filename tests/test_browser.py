@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import pytest
 
 import bookfacts
+import headless
 import siteaudit
 from conftest import CHAPTERS, ROOT
 
@@ -106,7 +107,7 @@ def summary(request) -> _Summary:
 @pytest.fixture(scope="session")
 def site(book):
     """The base URL of the built site, served on 127.0.0.1."""
-    with siteaudit.serve(book.html) as base:
+    with headless.serve(book.html) as base:
         yield base
 
 
@@ -214,13 +215,6 @@ def test_no_requests_to_other_hosts(audits, page):
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_no_serious_or_critical_accessibility_violations(audits, page):
-    found = {r.scheme: r.axe_summary(("critical", "serious")) for r in _reports(audits, page)}
-    found = {scheme: v for scheme, v in found.items() if v}
-    assert not found, f"{page}: axe-core violations {found} (see _build/browser/audit.txt)"
-
-
-@pytest.mark.parametrize("page", PAGES)
 def test_no_accessibility_violations_of_any_impact(audits, page):
     found = {r.scheme: r.axe_summary() for r in _reports(audits, page) if r.violations}
     assert not found, f"{page}: axe-core violations {found} (see _build/browser/audit.txt)"
@@ -255,7 +249,7 @@ def test_chapter_shows_launch_and_download_buttons(book, audits, docname):
     notebook = book.html / urlsplit(downloads[".ipynb"]).path.lstrip("/")
     assert notebook.read_bytes() == (ROOT / "_build" / "colab" / f"{docname}.ipynb").read_bytes()
     source = book.html / urlsplit(downloads[".md"]).path.lstrip("/")
-    assert source.read_text() == bookfacts.source_path(ROOT, docname).read_text()
+    assert source.read_text() == bookfacts.book.source_path(ROOT, docname).read_text()
     colab = [i["href"] for i in facts["launch"] if i["href"] and "colab" in (i["text"] + i["title"]).lower()]
     assert colab == [book.page(docname).select_one("a[href^='https://colab.research.google.com']")["href"]]
 
@@ -558,7 +552,7 @@ def test_navigation_and_search_reachable_on_a_phone(browser, site):
         context.close()
     assert not errors, errors
     assert first_link_visible
-    assert set(bookfacts.toc_files(ROOT)) <= set(targets), targets
+    assert set(bookfacts.book.toc_files(ROOT)) <= set(targets), targets
 
 
 def test_search_keyboard_shortcut(browser, site):
@@ -586,7 +580,7 @@ def _meta(soup, key):
     return tag["content"] if tag else None
 
 
-@pytest.mark.parametrize("docname", bookfacts.toc_files(ROOT))
+@pytest.mark.parametrize("docname", bookfacts.book.toc_files(ROOT))
 def test_link_preview_metadata(book, docname):
     """OpenGraph and Twitter-card tags: the page's title, its first sentence as
     description (not the setup cell's "This page was executed on ..."), its own
@@ -594,11 +588,11 @@ def test_link_preview_metadata(book, docname):
     from PIL import Image
 
     soup = book.page(docname)
-    site_url = bookfacts.config(ROOT)["site_url"] + "/"
+    site_url = bookfacts.book.config(ROOT)["site_url"] + "/"
     title = soup.select_one("article h1").get_text(" ", strip=True).rstrip("#").strip()
     assert _meta(soup, "og:title") == title
     assert _meta(soup, "og:url") == f"{site_url}{docname}.html"
-    assert _meta(soup, "og:site_name") == bookfacts.config(ROOT)["title"]
+    assert _meta(soup, "og:site_name") == bookfacts.book.config(ROOT)["title"]
     assert _meta(soup, "twitter:card") == "summary_large_image"
     description = _meta(soup, "og:description")
     assert description and _meta(soup, "description") == description
@@ -630,10 +624,10 @@ def test_sitemap_and_robots_txt(book):
     address, even after an incremental build; robots.txt names it."""
     import xml.etree.ElementTree as ET
 
-    site_url = bookfacts.config(ROOT)["site_url"] + "/"
+    site_url = bookfacts.book.config(ROOT)["site_url"] + "/"
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     locs = [e.text for e in ET.parse(book.html / "sitemap.xml").getroot().findall("s:url/s:loc", ns)]
-    assert locs == [f"{site_url}{d}.html" for d in bookfacts.toc_files(ROOT)], locs
+    assert locs == [f"{site_url}{d}.html" for d in bookfacts.book.toc_files(ROOT)], locs
     for loc in locs:
         assert (book.html / loc.removeprefix(site_url)).is_file(), loc
     robots = (book.html / "robots.txt").read_text().splitlines()
@@ -646,7 +640,7 @@ def test_not_found_page(book, browser, summary):
     the same way here, it loads its styles and scripts from any depth, shows no
     errors, passes axe, and links to every chapter (the links work)."""
     prefix = siteaudit.site_prefix(ROOT)
-    with siteaudit.serve_like_pages(book.html, prefix) as base:
+    with headless.serve_like_pages(book.html, prefix) as base:
         context = siteaudit.new_context(browser)
         page = context.new_page()
         report = siteaudit.PageReport("404.html")
@@ -677,5 +671,5 @@ def test_not_found_page(book, browser, summary):
     assert not errors and not failed, (errors, failed)
     assert styled
     assert not violations, violations
-    assert [urlsplit(u).path for u in links] == [f"{prefix}{d}.html" for d in bookfacts.toc_files(ROOT)]
+    assert [urlsplit(u).path for u in links] == [f"{prefix}{d}.html" for d in bookfacts.book.toc_files(ROOT)]
     assert arrived[0] == links[1] and arrived[1].strip(), arrived

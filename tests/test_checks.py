@@ -1,6 +1,6 @@
 """The checks can fail: fed the defects they look for, they report them (so a
 green run means something). Each check here guards the real book elsewhere: in
-the build (bookfacts.notebook_problems), or in a test of tests/."""
+the build (bookfacts.checks.notebook_problems), or in a test of tests/."""
 
 import copy
 
@@ -8,9 +8,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 import bookfacts
-import test_colab
-from test_chapters import setup_cell_problems
-from test_timings import SPEEDUP, prose_without_code
+import checks
 
 
 def error_cell(ename=None, **metadata):
@@ -23,31 +21,33 @@ def error_cell(ename=None, **metadata):
 
 def test_a_demonstration_that_stops_raising_is_reported():
     nb = new_notebook(cells=[error_cell(None, tags=["raises-exception"], raises="TypeError")])
-    assert bookfacts.error_problems(nb) == ["code cell 1 should raise TypeError, raised []"]
+    assert bookfacts.checks.error_problems(nb) == ["code cell 1 should raise TypeError, raised []"]
 
 
 def test_a_demonstration_raising_something_else_is_reported():
     nb = new_notebook(cells=[error_cell("ValueError", tags=["raises-exception"], raises="TypeError")])
-    assert bookfacts.error_problems(nb) == ["code cell 1 should raise TypeError, raised ['ValueError']"]
+    assert bookfacts.checks.error_problems(nb) == [
+        "code cell 1 should raise TypeError, raised ['ValueError']"
+    ]
 
 
 def test_an_undeclared_demonstration_is_reported():
     nb = new_notebook(cells=[error_cell("TypeError", tags=["raises-exception"])])
-    assert bookfacts.error_problems(nb) == ["code cell 1 is tagged raises-exception without `raises`"]
+    assert bookfacts.checks.error_problems(nb) == ["code cell 1 is tagged raises-exception without `raises`"]
 
 
 def test_an_untagged_error_is_reported_and_a_declared_one_passes():
     nb = new_notebook(
         cells=[error_cell("TypeError", tags=["raises-exception"], raises="TypeError"), error_cell("KeyError")]
     )
-    assert bookfacts.error_problems(nb) == ["code cell 2 raised ['KeyError']"]
+    assert bookfacts.checks.error_problems(nb) == ["code cell 2 raised ['KeyError']"]
 
 
 def test_stderr_is_reported():
     cell = new_code_cell(
         "...", outputs=[new_output("stream", name="stderr", text="UserWarning: careful\n\n")]
     )
-    assert bookfacts.stderr_problems(new_notebook(cells=[cell])) == [
+    assert bookfacts.checks.stderr_problems(new_notebook(cells=[cell])) == [
         "code cell 1 wrote to stderr: 'UserWarning: careful'"
     ]
 
@@ -56,7 +56,7 @@ def test_a_cell_that_was_not_executed_is_reported():
     # e.g. a solution tagged skip-execution: its code would be on the page unchecked
     skipped = new_code_cell("# Solution\n...", metadata={"tags": ["skip-execution"]}, execution_count=None)
     nb = new_notebook(cells=[error_cell(None), skipped])
-    assert bookfacts.unexecuted_problems(nb) == ["code cell 2 was not executed"]
+    assert bookfacts.checks.unexecuted_problems(nb) == ["code cell 2 was not executed"]
 
 
 # --- a chapter's shape ------------------------------------------------------------
@@ -69,23 +69,25 @@ SETUP = "```{code-cell} ipython3\n:tags: [remove-input]\n:load: book_setup.py\n`
 
 
 def test_a_chapter_without_the_setup_cell_is_reported():
-    assert setup_cell_problems(GOOD_HEAD + SETUP) == []
+    assert checks.setup_cell_problems(GOOD_HEAD + SETUP) == []
     first_is_other = GOOD_HEAD + "```{code-cell} ipython3\nx = 1\n```\n\n" + SETUP
-    assert setup_cell_problems(first_is_other) == [
+    assert checks.setup_cell_problems(first_is_other) == [
         "the first code cell is not the setup cell (:tags: [remove-input], :load: book_setup.py)"
     ]
-    assert "the kernel is not python3" in setup_cell_problems(GOOD_HEAD.replace("python3", "ir") + SETUP)
+    assert "the kernel is not python3" in checks.setup_cell_problems(
+        GOOD_HEAD.replace("python3", "ir") + SETUP
+    )
 
 
 def test_chapter_settings_reach_the_setup_cell_and_unknown_ones_fail(tmp_path):
     setup = tmp_path / "book_setup.py"
     setup.write_text("print('setup')\n")
     text = GOOD_HEAD.replace("---\n\n#", "jaxbook:\n  xla_flags: --a_flag\n---\n\n#") + SETUP
-    assembled = bookfacts.assemble(text, setup)
+    assembled = bookfacts.reading.assemble(text, setup)
     assert "JAXBOOK_CHAPTER = {'xla_flags': '--a_flag'}\nprint('setup')\n```" in assembled
     assert ":load:" not in assembled
     try:
-        bookfacts.assemble(text.replace("xla_flags", "xla_flag"), setup)
+        bookfacts.reading.assemble(text.replace("xla_flags", "xla_flag"), setup)
     except ValueError as exc:
         assert "unknown jaxbook settings" in str(exc)
     else:
@@ -103,9 +105,17 @@ CHAPTER = GOOD_HEAD + (
 
 
 def colab_like(markdown: str, solution_metadata: dict | None = None):
-    cells = [new_markdown_cell("# T"), new_markdown_cell("note"), new_code_cell("install"), new_code_cell("# @title Setup\n...",
-             metadata={"cellView": "form"}), new_markdown_cell(markdown),
-             new_code_cell("# @title Solution\nx = 2", metadata={"cellView": "form"} if solution_metadata is None else solution_metadata)]  # fmt: skip
+    cells = [
+        new_markdown_cell("# T"),
+        new_markdown_cell("note"),
+        new_code_cell("install"),
+        new_code_cell("# @title Setup\n...", metadata={"cellView": "form"}),
+        new_markdown_cell(markdown),
+        new_code_cell(
+            "# @title Solution\nx = 2",
+            metadata={"cellView": "form"} if solution_metadata is None else solution_metadata,
+        ),
+    ]
     return new_notebook(cells=cells)
 
 
@@ -114,10 +124,10 @@ def test_colab_checks_pass_a_good_notebook():
         "# T\n\nGradients are computed exactly, not approximated by finite differences.\n\n"
         "The jitted version was 41.3× faster. [More](https://jax-book.github.io/learn-jax/chapters/jit.html)"
     )
-    assert test_colab.prose_coverage(CHAPTER, nb) == 1.0
-    assert test_colab.myst_leftovers(nb) == [] and test_colab.link_problems(nb) == []
-    chapter = bookfacts.read_notebook_text(CHAPTER)
-    assert test_colab.collapse_problems(nb, chapter) == []
+    assert checks.prose_coverage(CHAPTER, nb) == 1.0
+    assert checks.myst_leftovers(nb) == [] and checks.link_problems(nb) == []
+    chapter = bookfacts.reading.read_notebook_text(CHAPTER)
+    assert checks.collapse_problems(nb, chapter) == []
     nbformat.validate(nb)
 
 
@@ -125,23 +135,21 @@ def test_colab_checks_report_raw_myst_missing_prose_relative_links_and_open_solu
     raw = colab_like(
         "# T\n\nThe jitted version was {glue:text}`speedup:.1f`× faster. See {doc}`jit`.\n\n(label)="
     )
-    assert test_colab.myst_leftovers(raw) == ["(label)=", "{doc}`", "{glue:text}"]
-    assert test_colab.prose_coverage(CHAPTER, raw) < test_colab.MIN_PROSE  # the first paragraph is missing
+    assert checks.myst_leftovers(raw) == ["(label)=", "{doc}`", "{glue:text}"]
+    assert checks.prose_coverage(CHAPTER, raw) < checks.MIN_PROSE  # the first paragraph is missing
     relative = colab_like("[the jit chapter](jit.md) ![fig](../_images/a.png) [x](http://localhost:8000/a)")
-    assert test_colab.link_problems(relative) == ["jit.md", "../_images/a.png", "http://localhost:8000/a"]
-    chapter = bookfacts.read_notebook_text(CHAPTER)
+    assert checks.link_problems(relative) == ["jit.md", "../_images/a.png", "http://localhost:8000/a"]
+    chapter = bookfacts.reading.read_notebook_text(CHAPTER)
     open_solution = colab_like("x", solution_metadata={})
-    assert test_colab.collapse_problems(open_solution, chapter) == [
-        "code cell 2 (hide-cell) is not collapsed"
-    ]
+    assert checks.collapse_problems(open_solution, chapter) == ["code cell 2 (hide-cell) is not collapsed"]
 
 
 def test_glued_values_missing_from_the_notebook_are_reported():
     from bs4 import BeautifulSoup
 
     page = BeautifulSoup('<p>It was <span class="pasted-text">41.3×</span> faster.</p>', "html.parser")
-    assert test_colab.glued_values_missing(page, colab_like("It was 41.3× faster.")) == []
-    assert test_colab.glued_values_missing(page, colab_like("It was 40× faster.")) == ["41.3×"]
+    assert checks.glued_values_missing(page, colab_like("It was 41.3× faster.")) == []
+    assert checks.glued_values_missing(page, colab_like("It was 40× faster.")) == ["41.3×"]
 
 
 # --- API links -----------------------------------------------------------------
@@ -150,13 +158,14 @@ def test_glued_values_missing_from_the_notebook_are_reported():
 def test_a_link_to_an_api_page_that_no_inventory_has_is_reported():
     from bs4 import BeautifulSoup
 
-    import test_links
-
     good = "https://docs.jax.dev/en/latest/_autosummary/jax.jit.html"
     bad = "https://docs.jax.dev/en/latest/_autosummary/jax.not_a_function.html"
-    page = BeautifulSoup(f'<article><p><a href="{good}">jax.jit</a></p><div class="cell_input">'
-                         f'<a href="{bad}">jax.not_a_function</a></div></article>', "html.parser")  # fmt: skip
-    assert test_links.api_link_problems(page, {good: "jax.jit"}) == [f"code: {bad}"]
+    page = BeautifulSoup(
+        f'<article><p><a href="{good}">jax.jit</a></p><div class="cell_input">'
+        f'<a href="{bad}">jax.not_a_function</a></div></article>',
+        "html.parser",
+    )
+    assert checks.api_link_problems(page, {good: "jax.jit"}) == [f"code: {bad}"]
 
 
 # --- typed speed-ups in the prose -------------------------------------------------
@@ -169,5 +178,34 @@ def test_a_typed_speedup_is_found_and_a_glued_one_is_not():
     glued = BeautifulSoup(
         '<main><p>It is <span class="pasted-text">12×</span> faster.</p></main>', "html.parser"
     )
-    assert SPEEDUP.findall(prose_without_code(typed)) == ["12× faster"]
-    assert SPEEDUP.findall(prose_without_code(copy.copy(glued))) == []
+    assert checks.SPEEDUP.findall(checks.prose_without_code(typed)) == ["12× faster"]
+    assert checks.SPEEDUP.findall(checks.prose_without_code(copy.copy(glued))) == []
+
+
+def test_a_code_link_from_a_variable_to_its_type_is_reported():
+    from bs4 import BeautifulSoup
+
+    page = BeautifulSoup(
+        '<a class="sphinx-codeautolink-a" title="collections.abc.Callable"><span>g</span></a>'
+        '<a class="sphinx-codeautolink-a" title="jax.numpy.log"><span>jnp</span>.<span>log</span></a>'
+        '<a class="sphinx-codeautolink-a" title="jax.lax"><span>lax</span></a>'
+        '<a class="sphinx-codeautolink-a" title="jax.numpy"><span>jnp</span></a>',
+        "html.parser",
+    )
+    assert checks.code_link_problems(page, {"jax.numpy", "jax.lax"}) == [
+        "'g' links to collections.abc.Callable"
+    ]
+
+
+def test_a_colab_link_to_a_missing_page_or_anchor_is_reported(tmp_path):
+    site = "https://example.org/book"
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "jit.html").write_text('<h2 id="tracing">Tracing</h2>')
+    nb = colab_like(
+        f"See [tracing]({site}/chapters/jit.html#tracing), [gone]({site}/chapters/gone.html) "
+        f"and [moved]({site}/chapters/jit.html#moved)."
+    )
+    assert checks.site_link_problems(nb, tmp_path, site) == [
+        f"{site}/chapters/gone.html: no such page",
+        f"{site}/chapters/jit.html#moved: no such anchor",
+    ]

@@ -15,9 +15,7 @@ import re
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import nbformat
 import pytest
@@ -26,96 +24,32 @@ from nbclient.exceptions import CellExecutionError
 
 import bookfacts
 import jaxbook_colab
+from checks import (
+    MIN_PROSE,
+    chapter_code_cells,
+    collapse_problems,
+    glued_values_missing,
+    link_problems,
+    markdown_of,
+    myst_leftovers,
+    prose_coverage,
+    prose_words,
+    site_link_problems,
+)
 from conftest import CHAPTERS, REPORT, ROOT
 
-SETTINGS = bookfacts.config(ROOT)
+SETTINGS = bookfacts.book.config(ROOT)
 COLAB = re.compile(
     r"^https://colab\.research\.google\.com/github/(?P<repo>[\w.-]+/[\w.-]+)"
     r"/blob/(?P<branch>[\w.-]+)/(?P<path>[\w./-]+\.ipynb)$"
 )
 LOCK = ROOT / "requirements-colab.txt"
 RUNTIME = ROOT / "_build" / "colab-runtime"
-PASSED = ROOT / "_build" / "colab-passed"  # hashes of notebooks that ran standalone here
 KERNEL = "jaxbook-colab-runtime"
-MIN_PROSE = 0.95
-MYST = re.compile(
-    r"\{glue(?::\w+)?\}|\{(?:doc|ref|numref|eq|math|term|download)\}`|```\{|:::\{|^\(\S+\)=\s*$", re.M
-)
-LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)[^)]*\)|<a\s[^>]*href=\"([^\"]+)\"|<img\s[^>]*src=\"([^\"]+)\"")
-HIDDEN_TAGS = ("hide-cell", "remove-cell", "remove-input")
 
 
 def colab_notebook(book, docname):
     return nbformat.read(book.root / "_build" / "colab" / f"{docname}.ipynb", as_version=4)
-
-
-def markdown_of(nb) -> str:
-    return "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-
-
-def chapter_code_cells(nb) -> list:
-    """The chapter's own code cells: every code cell after the install cell."""
-    return [c for c in nb.cells if c.cell_type == "code"][1:]
-
-
-# --- checks (also fed defective notebooks in tests/test_checks.py) -----------------
-
-
-def myst_leftovers(nb) -> list[str]:
-    return sorted({m.group(0).strip() for m in MYST.finditer(markdown_of(nb))})
-
-
-def prose_words(text: str) -> Counter:
-    """The words of a chapter's prose: outside code cells, directive options and
-    the front matter; roles that stand for a number or a link are left out."""
-    text = text.split("\n---\n", 1)[1] if text.startswith("---\n") else text
-    text = re.sub(r"^(```+)\{code-cell\}.*?^\1\s*$", "", text, flags=re.M | re.S)
-    text = re.sub(r"^(```+|:::+)\{[\w:-]+\}", "", text, flags=re.M)  # directive names (titles stay)
-    text = re.sub(r"^:[\w-]+:.*$", "", text, flags=re.M)  # directive options
-    text = re.sub(r"^\(\S+\)=\s*$", "", text, flags=re.M)  # targets
-    text = re.sub(r"\{(?:glue(?::\w+)?|doc|ref|numref|eq)\}`[^`]*`", "", text)
-    return Counter(re.findall(r"[A-Za-z][A-Za-z'’]+", text))
-
-
-def prose_coverage(chapter_text: str, nb) -> float:
-    wanted = prose_words(chapter_text)
-    have = Counter(re.findall(r"[A-Za-z][A-Za-z'’]+", markdown_of(nb)))
-    return sum(min(n, have[w]) for w, n in wanted.items()) / max(1, sum(wanted.values()))
-
-
-def glued_values_missing(page, nb) -> list[str]:
-    """Values the page shows from glue ({glue:text}) that the notebook lacks."""
-    text = " ".join(markdown_of(nb).split())
-    shown = {" ".join(span.get_text().split()) for span in page.select(".pasted-text, .pasted-inline")}
-    return sorted(v for v in shown if v and v not in text)
-
-
-def link_problems(nb) -> list[str]:
-    """Every link and image is absolute, on https, to a public host."""
-    problems = []
-    for match in LINK.finditer(markdown_of(nb)):
-        url = next(g for g in match.groups() if g)
-        parts = urlsplit(url)
-        if parts.scheme != "https" or not parts.netloc or parts.hostname in ("localhost", "127.0.0.1"):
-            problems.append(url)
-    return problems
-
-
-def collapse_problems(nb, chapter) -> list[str]:
-    """Cells the page hides (solutions, hidden checks, the setup) are collapsed
-    Colab form cells: `cellView: form` and a `# @title` first line."""
-    problems = []
-    code = chapter_code_cells(nb)
-    source = [c for c in chapter.cells if c.cell_type == "code"]
-    if len(code) != len(source):
-        return [f"{len(code)} code cells, the chapter has {len(source)}"]
-    for i, (cell, src) in enumerate(zip(code, source, strict=True), start=1):
-        hidden = i == 1 or (bookfacts.tags(src) & set(HIDDEN_TAGS))
-        collapsed = cell.metadata.get("cellView") == "form" and cell.source.startswith("# @title ")
-        if hidden and "raises-exception" not in bookfacts.tags(src) and not collapsed:
-            what = ", ".join(sorted(bookfacts.tags(src))) or "setup"
-            problems.append(f"code cell {i} ({what}) is not collapsed")
-    return problems
 
 
 # --- every chapter's notebook ------------------------------------------------------
@@ -136,7 +70,7 @@ def test_page_colab_button_opens_the_chapter_notebook(book, docname):
 def test_notebook_is_the_chapter(book, docname):
     nb = colab_notebook(book, docname)
     nbformat.validate(nb)
-    text = bookfacts.source_path(ROOT, docname).read_text()
+    text = bookfacts.book.source_path(ROOT, docname).read_text()
     coverage = prose_coverage(text, nb)
     REPORT.append(
         f"{sum(c.cell_type == 'markdown' for c in nb.cells):4d} Markdown cells, "
@@ -148,7 +82,11 @@ def test_notebook_is_the_chapter(book, docname):
     assert myst_leftovers(nb) == []
     assert glued_values_missing(book.page(docname), nb) == []
     assert link_problems(nb) == []
-    assert collapse_problems(nb, bookfacts.read_notebook(bookfacts.source_path(ROOT, docname))) == []
+    assert site_link_problems(nb, book.html, SETTINGS["site_url"]) == []
+    assert (
+        collapse_problems(nb, bookfacts.reading.read_notebook(bookfacts.book.source_path(ROOT, docname)))
+        == []
+    )
 
 
 @pytest.mark.parametrize("docname", CHAPTERS)
@@ -159,9 +97,12 @@ def test_notebook_asks_for_a_gpu_and_has_the_build_outputs(book, docname):
     assert title.cell_type == "markdown" and title.source.startswith("# ")
     assert title.source[2:] == book.page(docname).select_one("h1").get_text().rstrip("#").strip()
     assert note.cell_type == "markdown" and "Runtime" in note.source and "GPU" in note.source
-    executed = bookfacts.execution_info(book.notebook(docname))
+    executed = bookfacts.records.execution_info(book.notebook(docname))
     assert f"with JAX {executed['jax_version']} on {executed['date']}" in note.source
-    assert install.cell_type == "code" and f'"jax[cuda12]=={bookfacts.pinned_jax()}"' in install.source
+    assert (
+        install.cell_type == "code"
+        and f'"jax[cuda12]=={bookfacts.requirements.pinned_jax()}"' in install.source
+    )
     setup = chapter_code_cells(nb)[0]
     assert "def measure(" in setup.source  # the helpers travel inside the notebook
     executed_outputs = sum(bool(c.get("outputs")) for c in book.notebook(docname).cells)
@@ -171,36 +112,56 @@ def test_notebook_asks_for_a_gpu_and_has_the_build_outputs(book, docname):
             assert re.match(r"%%expect_exception \w+\n", cell.source)
 
 
-def test_page_download_serves_the_notebook(book):
-    for docname in CHAPTERS:
-        served = book.html / "_sources" / f"{docname}.ipynb"
-        assert served.read_bytes() == (book.root / "_build" / "colab" / f"{docname}.ipynb").read_bytes()
+@pytest.fixture
+def cache(request):
+    """pytest's cache (pytest.ini: cache_dir), for what passed in an earlier run."""
+    return request.config.cache
 
 
-def test_gpu_install_resolves_on_python_3_13():
+def test_gpu_install_resolves_on_python_3_13(cache):
     """What the install cell runs on a Colab GPU runtime resolves for Colab's
     platform (a pip dry run: nothing is installed; not repeated once it passed here)."""
-    spec = f"jax[cuda12]=={bookfacts.pinned_jax()}"
-    assert spec in jaxbook_colab.install_cell(bookfacts.pinned_jax())
-    stamp = PASSED / "gpu-install.spec"
-    if stamp.exists() and stamp.read_text() == spec:
+    spec = f"jax[cuda12]=={bookfacts.requirements.pinned_jax()}"
+    assert spec in jaxbook_colab.install_cell(bookfacts.requirements.pinned_jax())
+    if cache.get("jaxbook/gpu-install-resolved", None) == spec:
         pytest.skip(f"{spec} resolved in an earlier run on this machine")
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
-         "--only-binary=:all:", "--python-version", "3.13", "--platform", "manylinux_2_35_x86_64",
-         "--platform", "manylinux_2_27_x86_64", "--platform", "manylinux2014_x86_64",
-         "--target", str(ROOT / "_build" / "pip-dry-run"), "--report", "-", spec],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--quiet",
+            "--ignore-installed",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.13",
+            "--platform",
+            "manylinux_2_35_x86_64",
+            "--platform",
+            "manylinux_2_27_x86_64",
+            "--platform",
+            "manylinux2014_x86_64",
+            "--target",
+            str(ROOT / "_build" / "pip-dry-run"),
+            "--report",
+            "-",
+            spec,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
     versions = {
-        bookfacts.canonical(i["metadata"]["name"]): i["metadata"]["version"] for i in report["install"]
+        bookfacts.requirements.canonical(i["metadata"]["name"]): i["metadata"]["version"]
+        for i in report["install"]
     }
     for name in ("jax", "jaxlib", "jax-cuda12-plugin", "jax-cuda12-pjrt"):
-        assert versions[name] == bookfacts.pinned_jax(), (name, versions.get(name))
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(spec)
+        assert versions[name] == bookfacts.requirements.pinned_jax(), (name, versions.get(name))
+    cache.set("jaxbook/gpu-install-resolved", spec)
 
 
 # --- standalone runs in a mirror of Colab's runtime --------------------------------
@@ -215,17 +176,38 @@ def colab_kernel(tmp_path_factory):
     base = getattr(sys, "_base_executable", sys.executable)
     subprocess.run([str(uv), "venv", "--quiet", "--clear", "--python", base, str(RUNTIME)], check=True)
     subprocess.run(
-        [str(uv), "pip", "install", "--quiet", "--python", str(RUNTIME / "bin" / "python"),
-         "--require-hashes", "--no-deps", "-r", str(LOCK)],
+        [
+            str(uv),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(RUNTIME / "bin" / "python"),
+            "--require-hashes",
+            "--no-deps",
+            "-r",
+            str(LOCK),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     kernels = tmp_path_factory.mktemp("jupyter") / "kernels" / KERNEL
     kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [str(RUNTIME / "bin" / "python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Colab runtime mirror", "language": "python",
-        "env": {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1", "JAXBOOK_BUILD": "", "JAX_PLATFORMS": ""},
-    }))  # fmt: skip
+    (kernels / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [
+                    str(RUNTIME / "bin" / "python"),
+                    "-m",
+                    "ipykernel_launcher",
+                    "-f",
+                    "{connection_file}",
+                ],
+                "display_name": "Colab runtime mirror",
+                "language": "python",
+                "env": {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1", "JAXBOOK_BUILD": "", "JAX_PLATFORMS": ""},
+            }
+        )
+    )
     old = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = str(kernels.parent.parent)
     yield KERNEL
@@ -266,17 +248,19 @@ def installed_runtime(book, colab_kernel, tmp_path_factory):
 
 def test_install_cell_installs_the_books_jax_in_colabs_runtime(installed_runtime):
     before, said, after = installed_runtime
-    colab = bookfacts.pins(LOCK)
+    colab = bookfacts.requirements.pins(LOCK)
     assert before.strip() == str([colab["jax"], colab["numpy"], colab["ipython"]])
-    assert f"Installed jax=={bookfacts.pinned_jax()} (the runtime had JAX {colab['jax']})" in said
-    assert after.strip().startswith(f"['{bookfacts.pinned_jax()}', ")
+    assert (
+        f"Installed jax=={bookfacts.requirements.pinned_jax()} (the runtime had JAX {colab['jax']})" in said
+    )
+    assert after.strip().startswith(f"['{bookfacts.requirements.pinned_jax()}', ")
 
 
 def test_runtime_mirror_has_no_myst_nb_and_no_repository(colab_kernel, tmp_path):
     out = probe(
         "import importlib.util as u, os, sys\n"
         "print(sys.version_info[:2], [u.find_spec(m) is None for m in ('myst_nb', 'bookfacts', 'book_setup')], "
-        f"os.listdir('.'), [p for p in sys.path if p.rstrip('/') in {[str(ROOT), str(ROOT / 'tools')]!r}])",
+        f"os.listdir('.'), [p for p in sys.path if p.rstrip('/') in {[str(ROOT), str(ROOT / 'extensions'), str(ROOT / 'scripts')]!r}])",
         tmp_path,
     )
     assert out.strip() == "(3, 13) [True, True, True] [] []"
@@ -292,16 +276,15 @@ def test_expect_exception_fails_when_nothing_is_raised(book, installed_runtime, 
 
 
 @pytest.mark.parametrize("docname", CHAPTERS)
-def test_notebook_runs_standalone_in_colabs_runtime(book, installed_runtime, tmp_path, docname):
+def test_notebook_runs_standalone_in_colabs_runtime(book, installed_runtime, cache, tmp_path, docname):
     path = book.root / "_build" / "colab" / f"{docname}.ipynb"
     digest = hashlib.sha256(path.read_bytes() + LOCK.read_bytes()).hexdigest()
-    stamp = PASSED / f"{docname.replace('/', '-')}.sha256"
-    if stamp.exists() and stamp.read_text() == digest:
+    passed = f"jaxbook/standalone-passed/{docname}"  # pytest's cache: _build/.pytest_cache
+    if cache.get(passed, None) == digest:
         REPORT.append(f"{'':>8}  {docname} (standalone: unchanged since it last passed here, not run)")
         pytest.skip("unchanged since its last passing standalone run on this machine")
     start = time.perf_counter()
     run_standalone(colab_notebook(book, docname), tmp_path)
     REPORT.append(f"{time.perf_counter() - start:6.1f} s  {docname} (standalone, Colab runtime mirror)")
     assert all(p.name.startswith(".") for p in tmp_path.iterdir()), "the notebook left files behind"
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(digest)
+    cache.set(passed, digest)

@@ -1,4 +1,4 @@
-"""One curriculum (concepts.yml, tools/jaxbook_concepts.py): every concept's home
+"""One curriculum (concepts.yml, extensions/jaxbook_concepts.py): every concept's home
 exists, its JAX names exist, no chapter uses a concept before its home without
 linking to it, and the Sharp bits page links every pitfall to its home. The order
 check is also run on a seeded violation, to show that it can fail."""
@@ -16,15 +16,17 @@ import make_inventories
 from conftest import CHAPTERS, ROOT
 
 DATA = jaxbook_concepts.load(ROOT)
-ORDER = bookfacts.toc_files(ROOT)
+ORDER = bookfacts.book.toc_files(ROOT)
 
 
 def visible_code(docname: str) -> str:
     """The code a reader sees in a chapter: every code cell but the setup cell and
     the cells the page removes (solutions, collapsed, are seen)."""
-    nb = bookfacts.read_notebook(bookfacts.source_path(ROOT, docname))
+    nb = bookfacts.reading.read_notebook(bookfacts.book.source_path(ROOT, docname))
     cells = [c for c in nb.cells if c.cell_type == "code"][1:]
-    return "\n".join(c.source for c in cells if not bookfacts.tags(c) & {"remove-cell", "remove-input"})
+    return "\n".join(
+        c.source for c in cells if not bookfacts.checks.tags(c) & {"remove-cell", "remove-input"}
+    )
 
 
 def section_ids(book, page: str, fragment: str) -> set[str]:
@@ -91,10 +93,24 @@ def test_the_order_check_fails_on_a_seeded_violation():
         "first_look": "look",
         "concepts": [
             {"id": "loops", "home": "jit#loops", "page": "jit", "anchor": "loops", "names": ["jax.lax.scan"]},
-            {"id": "jit", "home": "jit#top", "page": "jit", "anchor": "top", "names": ["jax.jit"], "first_look": True},
-            {"id": "at", "home": "arrays#imm", "page": "arrays", "anchor": "imm", "names": [], "patterns": [r"\.at\["]},
+            {
+                "id": "jit",
+                "home": "jit#top",
+                "page": "jit",
+                "anchor": "top",
+                "names": ["jax.jit"],
+                "first_look": True,
+            },
+            {
+                "id": "at",
+                "home": "arrays#imm",
+                "page": "arrays",
+                "anchor": "imm",
+                "names": [],
+                "patterns": [r"\.at\["],
+            },
         ],
-    }  # fmt: skip
+    }
     order = ["arrays", "look", "kmeans", "jit"]
     code = {
         "arrays": "y = jax.jit(f)(x)",  # jit before the first look: needs a link

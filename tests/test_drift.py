@@ -1,7 +1,7 @@
-"""Drift watch (`make drift`, tools/drift.py, .github/workflows/drift.yml).
+"""Drift watch (`make drift`, scripts/drift.py, .github/workflows/drift.yml).
 
 On a throwaway book (as tests/test_failures.py builds them), an environment variable
-plays the part of a JAX change: the pinned build is made by tools/build.py without
+plays the part of a JAX change: the pinned build is made by scripts/build.py without
 it, then drift builds (with this test's own Python, not a new environment) without
 and with it. The unchanged build reports "no drift"; the changed one names every
 kind of change the report knows, and the pinned build is left untouched. Then the
@@ -18,13 +18,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import drift
 import pytest
-import test_workflows
-from test_failures import HEADER, build, cell, make_book
 
 import bookfacts
-from conftest import ROOT
+import drift
+import test_workflows
+from conftest import ROOT, fake_program
+from test_failures import HEADER, build, cell, make_book
 
 DRIFT_WORKFLOW = ROOT / ".github" / "workflows" / "drift.yml"
 
@@ -88,8 +88,17 @@ def tree_digest(path: Path) -> str:
 
 
 def run_drift(book: Path, label: str, *extra: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(ROOT / "tools" / "drift.py"), "--book", str(book), "--python",
-               sys.executable, "--label", label, *extra]  # fmt: skip
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "drift.py"),
+        "--book",
+        str(book),
+        "--python",
+        sys.executable,
+        "--label",
+        label,
+        *extra,
+    ]
     env = {k: v for k, v in os.environ.items() if k not in ("JAXBOOK_TEST_DRIFT", "GITHUB_OUTPUT")}
     return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
 
@@ -119,7 +128,7 @@ def test_an_unchanged_build_reports_no_drift_and_touches_nothing(drift_book):
     assert json.loads((folder / "drift.json").read_text())["changed"] is False
     # the drift build has its own cache and site; the pinned ones are as they were
     assert (folder / "book" / "_build" / "html" / "chapters" / "drifting.html").exists()
-    assert bookfacts.executed_notebook(folder / "book", "chapters/drifting")
+    assert bookfacts.cache.executed_notebook(folder / "book", "chapters/drifting")
     assert {name: tree_digest(drift_book / "_build" / name) for name in pinned} == pinned
 
 
@@ -139,14 +148,17 @@ def test_a_changed_build_reports_every_change(drift_book, tmp_path):
         f"- the chapter was not executed to the end: code cell 2 (line {line}): DeadKernelError: Kernel"
         in dies
     )
-    at = {name: f"code cell {n} (line {line_of(code)})" for name, n, code in [
-        ("fails", 8, "1 / (0 if changed else 1)"),
-        ("check", 5, "assert value < 1.2, 'the value moved'"),
-        ("deliberate", 9, 'raise (KeyError if changed else ValueError)("on purpose")'),
-        ("deprecated", 6, "x = old_api()"),
-        ("future", 7, 'if changed:'),
-        ("printed", 3, "value = 1.5 if changed else 1.0"),
-    ]}  # fmt: skip
+    at = {
+        name: f"code cell {n} (line {line_of(code)})"
+        for name, n, code in [
+            ("fails", 8, "1 / (0 if changed else 1)"),
+            ("check", 5, "assert value < 1.2, 'the value moved'"),
+            ("deliberate", 9, 'raise (KeyError if changed else ValueError)("on purpose")'),
+            ("deprecated", 6, "x = old_api()"),
+            ("future", 7, "if changed:"),
+            ("printed", 3, "value = 1.5 if changed else 1.0"),
+        ]
+    }
     # a failing cell, with its exception, where it is in the .md file
     assert f"{at['fails']}: `ZeroDivisionError: division by zero`" in section
     # the hidden assertion that broke
@@ -170,17 +182,33 @@ def test_a_changed_build_reports_every_change(drift_book, tmp_path):
     assert "-value = 1.0\n+value = 1.5" in section and "+unchanged line" not in section
     # the workflow's outputs
     env = dict(os.environ, GITHUB_OUTPUT=str(outputs))
-    again = subprocess.run([sys.executable, str(ROOT / "tools" / "drift.py"), "--book", str(drift_book),
-                            "--python", sys.executable, "--label", "changed", "--report-only"],
-                           capture_output=True, text=True, env=env)  # fmt: skip
+    again = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "drift.py"),
+            "--book",
+            str(drift_book),
+            "--python",
+            sys.executable,
+            "--label",
+            "changed",
+            "--report-only",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert again.returncode == 0, again.stderr
     assert (folder / "report.md").read_text() == report
-    assert outputs.read_text().splitlines()[:2] == [f"version={bookfacts.pinned_jax(ROOT)}", "changed=true"]
+    assert outputs.read_text().splitlines()[:2] == [
+        f"version={bookfacts.requirements.pinned_jax(ROOT)}",
+        "changed=true",
+    ]
     assert tree_digest(drift_book / "_build" / ".jupyter_cache") == pinned
 
 
 def test_when_the_newest_jax_is_the_pinned_one_there_is_nothing_to_do(drift_book, tmp_path, monkeypatch):
-    pinned = bookfacts.pinned_jax(drift_book)
+    pinned = bookfacts.requirements.pinned_jax(drift_book)
     listed = {"jax": ["99.0.0rc1", pinned], "jaxlib": [pinned]}  # a jax without its jaxlib does not count
     monkeypatch.setattr(drift, "pip_versions", lambda python, name: listed[name])
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "outputs"))
@@ -197,11 +225,11 @@ def test_when_the_newest_jax_is_the_pinned_one_there_is_nothing_to_do(drift_book
 def test_the_drift_environment_has_the_lock_without_jax():
     lock = (ROOT / "requirements.txt").read_text()
     kept = drift.lock_without_jax(lock)
-    pins, kept_pins = bookfacts.pins(ROOT / "requirements.txt"), {}
+    pins, kept_pins = bookfacts.requirements.pins(ROOT / "requirements.txt"), {}
     for line in kept.splitlines():
         if "==" in line and not line.startswith(" "):
             name, version = line.split(" ")[0].split("==")
-            kept_pins[bookfacts.canonical(name)] = version
+            kept_pins[bookfacts.requirements.canonical(name)] = version
     assert kept_pins == {n: v for n, v in pins.items() if n not in ("jax", "jaxlib")}
     assert "--hash=sha256:" in kept and not any(h in kept for h in _hashes(lock, ("jax", "jaxlib")))
 
@@ -210,7 +238,7 @@ def _hashes(lock: str, names) -> list[str]:
     found, current = [], None
     for line in lock.splitlines():
         if line and not line.startswith(" "):
-            current = bookfacts.canonical(line.split("==")[0])
+            current = bookfacts.requirements.canonical(line.split("==")[0])
         elif current in names and "--hash=" in line:
             found.append(line.split("--hash=")[1].split()[0])
     return found
@@ -277,7 +305,7 @@ def test_make_drift_needs_a_version_and_runs_the_tool(tmp_path):
     assert result.returncode != 0 and calls == [] and "make drift JAX=<version>" in result.stderr
     result, calls = test_workflows.make(box, "drift", "JAX=0.10.2")
     assert result.returncode == 0, result.stderr
-    assert calls == ["tools/drift.py --jax 0.10.2 JAX_BACKEND=cpu"]
+    assert calls == ["scripts/drift.py --jax 0.10.2 JAX_BACKEND=cpu"]
 
 
 # --- the workflow ----------------------------------------------------------------------
@@ -312,10 +340,18 @@ def _issue_step(tmp_path: Path, existing: str) -> tuple[list[str], Path]:
     (tmp_path / "drift-report" / "0.13.0").mkdir(parents=True)
     (tmp_path / "drift-report" / "0.13.0" / "issue.md").write_text("# Drift report\n")
     log = tmp_path / "gh.log"
-    test_workflows.fake_program(tmp_path / "bin", "gh", f'echo "$*" >> {log}\n'
-                                f'case "$1 $2" in "issue list") printf "%b" "{existing}";; esac\n')  # fmt: skip
-    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "GH_TOKEN": "tok", "GH_REPO": "org/book",
-           "JAX_VERSION": "0.13.0", "RUN_URL": "https://github.com/org/book/actions/runs/1"}  # fmt: skip
+    fake_program(
+        tmp_path / "bin",
+        "gh",
+        f'echo "$*" >> {log}\ncase "$1 $2" in "issue list") printf "%b" "{existing}";; esac\n',
+    )
+    env = {
+        "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin",
+        "GH_TOKEN": "tok",
+        "GH_REPO": "org/book",
+        "JAX_VERSION": "0.13.0",
+        "RUN_URL": "https://github.com/org/book/actions/runs/1",
+    }
     subprocess.run(["bash", "-c", step["run"]], cwd=tmp_path, env=env, check=True)
     return log.read_text().splitlines(), tmp_path / "drift-report" / "0.13.0" / "issue.md"
 

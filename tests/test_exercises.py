@@ -1,5 +1,5 @@
 """Checked exercises (chapters/book_setup.py: check_array, check_function,
-check_prediction, verify_check; bookfacts.check_problems): the verdicts a student
+check_prediction, verify_check; bookfacts.checks.check_problems): the verdicts a student
 sees for right, wrong and missing answers, and the build's proof that every check
 passes its solution and fails wrong answers. Run in a subprocess, like the setup cell."""
 
@@ -108,31 +108,31 @@ PROVED = nbformat.v4.new_output("display_data", data={"text/plain": "check"}, me
 def test_the_build_requires_every_check_to_be_proved():
     check = _cell("# Check your answer\ndef check_x(x):\n    return check_array(x, 1)\n\ncheck_x(x)")
     proof = _cell("verify_check(check_x, exercise='e', right=1, wrong={'two': 2})", [PROVED])
-    assert bookfacts.check_problems(_nb(check, proof)) == []
+    assert bookfacts.checks.check_problems(_nb(check, proof)) == []
     # as the formatter writes it, over several lines
     spread = _cell(
         "verify_check(\n    check_x,\n    exercise='e',\n    right=1,\n    wrong={'two': 2},\n)", [PROVED]
     )
-    assert bookfacts.check_problems(_nb(check, spread)) == []
+    assert bookfacts.checks.check_problems(_nb(check, spread)) == []
     # a proof of another check does not count
     other = _cell("verify_check(check_xy, exercise='e', right=1, wrong={'two': 2})", [PROVED])
-    assert bookfacts.check_problems(_nb(check, other)) != []
-    assert bookfacts.check_problems(_nb(check)) == [
+    assert bookfacts.checks.check_problems(_nb(check, other)) != []
+    assert bookfacts.checks.check_problems(_nb(check)) == [
         "code cell 1: check_x is never proved by a later verify_check(check_x, ...)"
     ]
     # a proof that ran without recording anything (e.g. not executed) does not count
-    assert bookfacts.check_problems(_nb(check, _cell(proof.source))) != []
+    assert bookfacts.checks.check_problems(_nb(check, _cell(proof.source))) != []
     # a proof before the check does not count either
-    assert bookfacts.check_problems(_nb(proof, check)) != []
+    assert bookfacts.checks.check_problems(_nb(proof, check)) != []
 
 
 def test_every_chapter_with_exercises_has_checks_proved(book):
     """The real chapters: each check cell is proved (the build also enforces it)."""
     counts = {}
-    for docname in bookfacts.chapters(ROOT):
+    for docname in bookfacts.book.chapters(ROOT):
         nb = book.notebook(docname)
-        assert bookfacts.check_problems(nb) == [], docname
+        assert bookfacts.checks.check_problems(nb) == [], docname
         counts[docname] = sum(
-            c.source.startswith(bookfacts.CHECK_CELL) for c in nb.cells if c.cell_type == "code"
+            c.source.startswith(bookfacts.checks.CHECK_CELL) for c in nb.cells if c.cell_type == "code"
         )
     assert counts["chapters/first-look"] >= 3

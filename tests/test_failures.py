@@ -43,7 +43,8 @@ def make_book(path: Path, chapters: dict[str, str]) -> Path:
     config = (ROOT / "_config.yml").read_text()
     (path / "_config.yml").write_text(config.replace("timeout: 180", f"timeout: {CELL_TIMEOUT_S}"))
     shutil.copy(ROOT / "requirements.txt", path / "requirements.txt")
-    shutil.copytree(ROOT / "tools", path / "tools", ignore=shutil.ignore_patterns("__pycache__"))
+    for code in ("extensions", "scripts"):
+        shutil.copytree(ROOT / code, path / code, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "inventories", path / "inventories")
     shutil.copytree(ROOT / "images", path / "images")
     (path / "chapters").mkdir()
@@ -66,7 +67,7 @@ CELL_TIMEOUT_S = 8  # the throwaway books' execute.timeout (the book's is 180 s)
 
 
 def build_command(path: Path) -> list[str]:
-    return [sys.executable, str(ROOT / "tools" / "build.py"), "--book", str(path)]
+    return [sys.executable, str(ROOT / "scripts" / "build.py"), "--book", str(path)]
 
 
 def build(path: Path) -> subprocess.CompletedProcess:
@@ -170,8 +171,9 @@ def test_a_hanging_cell_fails_the_build_saying_it_timed_out(tmp_path):
     book = make_book(tmp_path, {"hangs": HANGS})
     result = build(book)
     assert result.returncode == 1
-    assert (f"cell error in chapters/hangs.md, code cell 2 (line 19): the cell timed out after "
-            f"{CELL_TIMEOUT_S} s") in result.stderr, result.stderr[-2000:]  # fmt: skip
+    assert (
+        f"cell error in chapters/hangs.md, code cell 2 (line 19): the cell timed out after {CELL_TIMEOUT_S} s"
+    ) in result.stderr, result.stderr[-2000:]
 
 
 def test_ctrl_c_stops_the_build_and_keeps_the_last_good_site(throwaway, tmp_path):
@@ -223,3 +225,62 @@ def test_two_builds_of_one_checkout_take_turns(tmp_path):
     assert "Another build of this book is running" in out2 and "waiting" in out2
     # the second build found the chapter executed by the first: it executed nothing
     assert "Executing" in out1 and "Executing" not in out2
+
+
+def test_a_long_cell_that_times_out_is_named(tmp_path):
+    """nbclient shows only the first and last five lines of a cell of eleven lines
+    or more when it times out: the build still finds the cell and its line."""
+    from nbclient.exceptions import CellTimeoutError
+    from nbformat.v4 import new_code_cell
+
+    import build as build_script
+
+    body = "\n".join(f"x{i} = {i}" for i in range(12)) + "\nimport time\ntime.sleep(10**6)"
+    book = make_book(tmp_path, {"long": HEADER + "# Long\n\n" + cell("a = 1") + cell(body)})
+    error = CellTimeoutError.error_from_timeout_and_cell("Cell execution timed out", 8, new_code_cell(body))
+    reports = tmp_path / "reports"
+    (reports / "chapters").mkdir(parents=True)
+    report = reports / "chapters" / "long.err.log"
+    report.write_text(
+        f"Traceback (most recent call last):\n  ...\nnbclient.exceptions.CellTimeoutError: {error}\n"
+    )
+    assert build_script.describe_failure(book, reports, report) == (
+        "chapters/long.md, code cell 2 (line 19): the cell timed out after 8 s (execute.timeout in _config.yml)"
+    )
+
+
+LINKED = (
+    HEADER
+    + "# Linked\n\n"
+    + cell("", ":tags: [remove-input]\n:load: book_setup.py\n")
+    + cell("import jax.numpy as jnp\n\njnp.zeros(3)")
+)
+
+
+def test_incremental_builds_keep_their_promises(tmp_path):
+    """CONTRIBUTING.md, "Building and testing": editing chapters/book_setup.py
+    executes every chapter again; a change to the book's extensions keeps the code
+    links; a change to a static file is published."""
+    book = make_book(tmp_path, {"linked": LINKED})
+    (book / "_static").mkdir()
+    (book / "_static" / "jaxbook.css").write_text("/* first */\n")
+    page = book / "_build" / "html" / "chapters" / "linked.html"
+    first = build(book)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "sphinx-codeautolink-a" in page.read_text()
+
+    with open(book / "chapters" / "book_setup.py", "a") as setup:
+        setup.write("\n# edited\n")
+    again = build(book)
+    assert again.returncode == 0 and "chapters/linked.md: Executing" in again.stdout, again.stdout[-3000:]
+
+    with open(book / "extensions" / "jaxbook_links.py", "a") as code:
+        code.write("\n# edited\n")
+    again = build(book)
+    assert again.returncode == 0 and "Executing" not in again.stdout, again.stdout[-3000:]
+    assert "sphinx-codeautolink-a" in page.read_text(), "the code links were lost"
+
+    (book / "_static" / "jaxbook.css").write_text("/* second */\n")
+    again = build(book)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert (book / "_build" / "html" / "_static" / "jaxbook.css").read_text() == "/* second */\n"

@@ -1,4 +1,4 @@
-"""The landing page's learning path (tools/jaxbook_path.py, `learning-path` in intro.md):
+"""The landing page's learning path (extensions/jaxbook_path.py, `learning-path` in intro.md):
 every chapter, in the order of _toc.yml, with its reading time, what it assumes and
 what the reader will be able to do, the same list that opens the chapter."""
 
@@ -7,11 +7,11 @@ from __future__ import annotations
 import math
 import re
 
-import jaxbook_path
 import nbformat
 import pytest
 
 import bookfacts
+import jaxbook_path
 from conftest import CHAPTERS, ROOT, text_of
 
 
@@ -37,7 +37,7 @@ def test_learning_path_entry(book, docname):
     line = text_of(item.select_one("p"))
     minutes = int(re.search(r"About (\d+) min to read", line).group(1))
     assert minutes == jaxbook_path.reading_minutes(
-        bookfacts.read_notebook(bookfacts.source_path(ROOT, docname))
+        bookfacts.reading.read_notebook(bookfacts.book.source_path(ROOT, docname))
     )
     assumes = line.split("Assumes:", 1)[1].strip()
     assert assumes and assumes != "(not said)", line

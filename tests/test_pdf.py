@@ -1,4 +1,4 @@
-"""The book as one PDF (`make pdf`, tools/make_pdf.py): it opens, holds every page of
+"""The book as one PDF (`make pdf`, scripts/make_pdf.py): it opens, holds every page of
 the toc with its prose, code, outputs, glued numbers, equations and figures, keeps
 every line inside the page, and has bookmarks, working internal links and a title
 page that says where the book was executed; every page of the site links to it.
@@ -18,11 +18,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jaxbook_pdf
-import make_pdf
 import pytest
 
 import bookfacts
+import jaxbook_pdf
+import make_pdf
 from conftest import ROOT, page_cache_clear, text_of
 
 MARGIN_PT = 15 / 25.4 * 72  # make_pdf prints with 15 mm left and right margins
@@ -183,10 +183,10 @@ def unsharp_or_missing_figures(facts: PdfFacts, sizes: list[tuple[int, int]]) ->
 
 @pytest.fixture(scope="session")
 def pdf(book):
-    """`make pdf` (tools/make_pdf.py): nothing is printed again when the single page
+    """`make pdf` (scripts/make_pdf.py): nothing is printed again when the single page
     did not change since the last print."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "make_pdf.py")], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, str(ROOT / "scripts" / "make_pdf.py")], cwd=ROOT, capture_output=True, text=True
     )
     if result.returncode != 0:
         pytest.fail(
@@ -203,7 +203,7 @@ def facts(pdf) -> PdfFacts:
 
 
 def toc_pages(book) -> list[str]:
-    return bookfacts.toc_files(book.root)
+    return bookfacts.book.toc_files(book.root)
 
 
 def title(book, docname: str) -> str:
@@ -218,14 +218,14 @@ def shown_code_and_output_lines(nb) -> list[str]:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        tags = bookfacts.tags(cell)
+        tags = bookfacts.checks.tags(cell)
         if "remove-cell" in tags:
             continue
         if not tags & {"remove-input"}:
             lines += cell.source.splitlines()
         if "remove-output" in tags:
             continue
-        for out in bookfacts.visible_outputs(cell):
+        for out in bookfacts.checks.visible_outputs(cell):
             if out["output_type"] == "stream":
                 lines += out["text"].splitlines()
             elif out["output_type"] in ("execute_result", "display_data"):
@@ -247,14 +247,14 @@ def test_pdf_opens_with_every_page_of_the_toc_in_order(book, facts):
 
 
 def test_title_page_says_where_and_when_the_book_was_executed(book, facts):
-    summary = bookfacts.load_timings(book.html / "timings.json")["build"]
+    summary = bookfacts.records.load_timings(book.html / "timings.json")["build"]
     first = compact(facts.pages[0])
-    for fact in [bookfacts.config(book.root)["title"], *summary["devices"], *summary["jax_versions"]]:
+    for fact in [bookfacts.book.config(book.root)["title"], *summary["devices"], *summary["jax_versions"]]:
         assert compact(fact) in first, f"the title page does not say {fact!r}: {facts.pages[0]!r}"
     assert summary["dates"][0] in facts.pages[0]
 
 
-@pytest.mark.parametrize("docname", bookfacts.chapters(ROOT))
+@pytest.mark.parametrize("docname", bookfacts.book.chapters(ROOT))
 def test_every_glued_value_of_the_chapter_is_in_the_pdf(book, facts, docname):
     glued = [text_of(s) for s in book.page(docname).select("span.pasted-text")]
     numbers = [g for g in glued if re.search(r"\d", g)]
@@ -271,7 +271,7 @@ def test_every_glued_value_of_the_chapter_is_in_the_pdf(book, facts, docname):
     assert not missing, f"{docname}: glued values missing from the PDF: {missing[:10]}"
 
 
-@pytest.mark.parametrize("docname", bookfacts.chapters(ROOT))
+@pytest.mark.parametrize("docname", bookfacts.book.chapters(ROOT))
 def test_every_code_line_and_output_line_is_in_the_pdf_whole(book, facts, docname):
     """Solutions included (open in the PDF), long outputs kept, no line cut at the margin."""
     lines = shown_code_and_output_lines(book.notebook(docname))
@@ -335,7 +335,7 @@ def test_every_page_of_the_site_offers_the_pdf(book, pdf):
         links = [a for a in entries if a.get("href", "").endswith(make_pdf.PDF_NAME)]
         assert links, f"{docname}: no download entry for the PDF"
         assert (page.parent / links[0]["href"]).resolve() == published.resolve()
-    landing = book.page(bookfacts.toc_files(book.root)[0]).select_one(".jaxbook-pdf-book")
+    landing = book.page(bookfacts.book.toc_files(book.root)[0]).select_one(".jaxbook-pdf-book")
     size = jaxbook_pdf.human_size(pdf.stat().st_size)
     assert size in text_of(landing), f"the landing page says {text_of(landing)!r}, the PDF is {size}"
     assert landing.select_one("a")["href"] == make_pdf.PDF_NAME

@@ -105,7 +105,7 @@ def test_seconds_are_formatted_with_units(probe):
 def test_banner_is_recorded_as_data_and_says_cpu_build(probe):
     import jax
 
-    facts = probe["facts"][bookfacts.EXECUTED_KEY]
+    facts = probe["facts"][bookfacts.records.EXECUTED_KEY]
     assert facts["jax_version"] == jax.__version__ and facts["backend"] == "cpu"
     assert facts["device"].startswith("CPU (")
     banner = probe["banner"]
@@ -126,12 +126,17 @@ print("RESULT" + json.dumps({"devices": len(jax.devices()), "flags": os.environ[
 def run_setup(code: str, extra: str = "") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env.update(JAX_PLATFORMS="cpu")
-    return subprocess.run([sys.executable, "-c", extra + f"CODE = {code!r}\n" + CHAPTER_SETTINGS],
-                          capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", extra + f"CODE = {code!r}\n" + CHAPTER_SETTINGS],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_chapter_settings_are_applied_before_jax_is_imported():
-    code = bookfacts.setup_code({"xla_flags": "--xla_force_host_platform_device_count=4"})
+    code = bookfacts.reading.setup_code({"xla_flags": "--xla_force_host_platform_device_count=4"})
     out = run_setup(code)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.split("RESULT", 1)[1])

@@ -23,24 +23,18 @@ import pytest
 from bs4 import BeautifulSoup
 
 import bookfacts
-from conftest import CHAPTERS, ROOT, text_of
+from checks import SPEEDUP, prose_without_code
+from conftest import CHAPTERS, ROOT, fake_program, text_of
 
 TIMINGS_DOC = "timings"
-# A speed-up claimed in the prose: "12× faster", "3.5 times slower", "a speed-up of 40".
-SPEEDUP = re.compile(
-    r"\d[\d.,]*\s*(?:×|x)\s*(?:faster|slower|quicker|speed-?up)"
-    r"|\d[\d.,]*\s+times\s+(?:faster|slower|quicker|as fast|as long)"
-    r"|speed-?up\s+of\s+(?:about\s+|roughly\s+|~\s*)?\d",
-    re.I,
-)
 # How `measure` shows a measurement in a chapter (chapters/book_setup.py, Timing.__str__).
 SHOWN = re.compile(
     r"timing: (?P<label>.+?)  \[(?P<device>.+?) · JAX \S+\]\s+first call: (?P<first>.+?)\s+"
     r"then:\s+median (?P<median>.+?) per call, IQR (?P<q25>.+?)–(?P<q75>.+?) "
     r"\((?P<repeats>\d+) repeats × (?P<calls>\d+) calls\)"
 )
-CHECK_GPU = ROOT / "tools" / "check_gpu.py"
-SAVE_TIMINGS = ROOT / "tools" / "save_timings.py"
+CHECK_GPU = ROOT / "scripts" / "check_gpu.py"
+SAVE_TIMINGS = ROOT / "scripts" / "save_timings.py"
 
 
 def table_rows(soup, cls) -> list[list[str]]:
@@ -52,13 +46,6 @@ def table_rows(soup, cls) -> list[list[str]]:
 def row_links(soup, cls) -> list[str]:
     table = soup.select_one(f"table.{cls}")
     return [tr.select_one("td a")["href"] for tr in table.select("tbody tr")]
-
-
-def prose_without_code(page) -> str:
-    main = page.select_one("main") or page
-    for node in main.select("div.cell, .pasted-text, .pasted-inline, pre, code, script"):
-        node.decompose()
-    return text_of(main)
 
 
 def shown_measurements(page) -> list[dict]:
@@ -73,7 +60,7 @@ def shown_measurements(page) -> list[dict]:
 
 @pytest.mark.parametrize("docname", CHAPTERS)
 def test_banner_opens_the_page_and_is_honest_about_the_device(book, docname):
-    info = bookfacts.execution_info(book.notebook(docname))
+    info = bookfacts.records.execution_info(book.notebook(docname))
     assert info is not None, f"{docname}: the setup cell recorded no execution facts"
     assert (info["jax_version"], info["backend"]) == (jax.__version__, jax.default_backend())
     first_cell = text_of(book.page(docname).select_one("div.cell"))
@@ -108,8 +95,15 @@ def test_every_measurement_the_chapters_show_is_on_the_timings_page(book, timing
     titles = {d: text_of(book.page(d).select_one("h1")).rstrip("#").strip() for d in CHAPTERS}
     assert len(rows) == len(shown) and shown, f"{len(rows)} rows for {len(shown)} measurements on the pages"
     for (docname, m), row, link in zip(shown, rows, links, strict=True):
-        assert row == [titles[docname], m["label"], m["device"], m["first"], m["median"],
-                       f"{m['q25']} – {m['q75']}", f"{m['repeats']} × {m['calls']}"]  # fmt: skip
+        assert row == [
+            titles[docname],
+            m["label"],
+            m["device"],
+            m["first"],
+            m["median"],
+            f"{m['q25']} – {m['q75']}",
+            f"{m['repeats']} × {m['calls']}",
+        ]
         assert link == f"{docname}.html"
     published = json.loads((book.html / "timings.json").read_text())
     assert [(r["chapter"], r["label"]) for r in published["records"]] == [(d, m["label"]) for d, m in shown]
@@ -123,7 +117,7 @@ def test_execution_times_are_those_of_the_cache(book, timings_page):
     where = table_rows(timings_page, "jaxbook-timings-chapters")
     assert row_links(timings_page, "jaxbook-timings-chapters") == [f"{d}.html" for d in CHAPTERS]
     for docname, row in zip(CHAPTERS, where, strict=True):
-        info = bookfacts.execution_info(book.notebook(docname))
+        info = bookfacts.records.execution_info(book.notebook(docname))
         assert row[1:] == [
             info["device"],
             info["jax_version"],
@@ -161,12 +155,14 @@ def test_timings_page_states_the_build_and_the_gpu_reference(book, timings_page)
 # --- a tiny book: the Timings extension on its own ----------------------------------
 
 CONF = f"""
+import os
 import sys
-sys.path.insert(0, {str(ROOT / "tools")!r})  # the extension, as _config.yml's local_extensions does
+sys.path.insert(0, {str(ROOT / "extensions")!r})  # the extension, as _config.yml's local_extensions does
 project = "mini"
 extensions = ["myst_nb", "jaxbook_timings"]
 exclude_patterns = ["_build", "refs"]
-nb_execution_mode = "off"
+nb_execution_mode = "cache"  # as the book: outputs come from the execution cache
+nb_execution_cache_path = os.path.join(os.path.dirname(__file__), "_build", ".jupyter_cache")
 jaxbook_timings_references = "refs/*-reference.json"
 """
 INDEX = """# Mini
@@ -194,13 +190,17 @@ TIMINGS = """# Timings
 
 
 def banner_output(device="CPU (2 cores)"):
-    facts = {"device": device, "backend": "cpu" if device.startswith("CPU") else "gpu",
-             "jax_version": "0.10.2", "date": "2026-01-02"}  # fmt: skip
+    facts = {
+        "device": device,
+        "backend": "cpu" if device.startswith("CPU") else "gpu",
+        "jax_version": "0.10.2",
+        "date": "2026-01-02",
+    }
     text = f"This page was executed on **{device}** with JAX 0.10.2 on 2026-01-02."
     return nbformat.v4.new_output(
         "display_data",
         data={"text/markdown": text, "text/plain": text},
-        metadata={bookfacts.EXECUTED_KEY: facts},
+        metadata={bookfacts.records.EXECUTED_KEY: facts},
     )
 
 
@@ -244,11 +244,16 @@ def write_notebook(path: Path, title: str, records: list[dict], device="CPU (2 c
         cell.outputs = [timing_output(rec), result]
         nb.cells.append(cell)
     nbformat.write(nb, path)
+    # Its outputs, as an execution would have left them in the cache (nothing runs).
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(path.parent / "_build" / ".jupyter_cache"))
+    cache.cache_notebook_file(path, check_validity=False, overwrite=True)
 
 
 def reference(records, backend="gpu", device="NVIDIA H100 80GB HBM3"):
     return {
-        "format": bookfacts.TIMINGS_FORMAT,
+        "format": bookfacts.records.TIMINGS_FORMAT,
         "build": {
             "backend": backend,
             "backends": [backend],
@@ -388,12 +393,12 @@ def test_mini_book_refuses_mixed_backends_and_broken_references(tmp_path):
 def test_ratio_is_cpu_over_gpu_whichever_run_is_the_build():
     cpu = [dict(record("f", 1e-3), chapter="c")]
     gpu = [dict(record("f", 1e-5, "gpu", "GPU"), chapter="c")]
-    (row,) = bookfacts.compare(cpu, "cpu", reference(gpu))
+    (row,) = bookfacts.records.compare(cpu, "cpu", reference(gpu))
     assert row["ratio"] == pytest.approx(100)
-    (row,) = bookfacts.compare(gpu, "gpu", reference(cpu, backend="cpu", device="CPU (2 cores)"))
+    (row,) = bookfacts.records.compare(gpu, "gpu", reference(cpu, backend="cpu", device="CPU (2 cores)"))
     assert row["ratio"] == pytest.approx(100)
     with pytest.raises(ValueError):
-        bookfacts.compare(gpu, "gpu", reference(gpu))
+        bookfacts.records.compare(gpu, "gpu", reference(gpu))
 
 
 def test_save_timings_writes_a_loadable_reference(tmp_path):
@@ -413,7 +418,7 @@ def test_save_timings_writes_a_loadable_reference(tmp_path):
             "measurements": 1,
         }
     ]
-    (site / "timings.json").write_text(json.dumps(bookfacts.timings_document(chapters, recs)))
+    (site / "timings.json").write_text(json.dumps(bookfacts.records.timings_document(chapters, recs)))
     out = tmp_path / "gpu-reference.json"
     result = subprocess.run(
         [sys.executable, str(SAVE_TIMINGS), "--site", str(site), "--out", str(out)],
@@ -421,11 +426,13 @@ def test_save_timings_writes_a_loadable_reference(tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    saved = bookfacts.load_timings(out)
+    saved = bookfacts.records.load_timings(out)
     assert saved["records"] == recs and saved["build"]["backend"] == "gpu"
     assert saved["build"]["devices"] == ["NVIDIA H100 80GB HBM3"]
     # a build whose chapters ran on different backends is no reference
-    mixed = bookfacts.timings_document([*chapters, dict(chapters[0], docname="d", backend="cpu")], recs)
+    mixed = bookfacts.records.timings_document(
+        [*chapters, dict(chapters[0], docname="d", backend="cpu")], recs
+    )
     (site / "timings.json").write_text(json.dumps(mixed))
     result = subprocess.run(
         [sys.executable, str(SAVE_TIMINGS), "--site", str(site), "--out", str(out)],
@@ -435,15 +442,7 @@ def test_save_timings_writes_a_loadable_reference(tmp_path):
     assert result.returncode != 0 and "single backend" in result.stderr
 
 
-# --- tools/check_gpu.py: the backend check, simulated -------------------------------
-
-
-def fake_program(folder: Path, name: str, script: str) -> Path:
-    folder.mkdir(exist_ok=True)
-    path = folder / name
-    path.write_text("#!/bin/sh\n" + script)
-    path.chmod(0o755)
-    return path
+# --- scripts/check_gpu.py: the backend check, simulated -------------------------------
 
 
 def fake_nvidia_smi(folder: Path, ok=True) -> Path:
@@ -454,7 +453,7 @@ def fake_nvidia_smi(folder: Path, ok=True) -> Path:
 
 def fake_python(folder: Path, **info) -> Path:
     """An 'interpreter' whose JAX answers the probe as a GPU machine would."""
-    pins = bookfacts.pins(ROOT / "requirements-gpu.txt")
+    pins = bookfacts.requirements.pins(ROOT / "requirements-gpu.txt")
     answer = {
         "jax": jax.__version__,
         "jaxlib": jax.__version__,
@@ -537,7 +536,7 @@ def fake_site(tmp_path: Path, device: str, backend: str) -> Path:
         for d in CHAPTERS
     ]
     recs = [dict(record("f", 1e-5, backend, device), chapter=CHAPTERS[0])]
-    (site / "timings.json").write_text(json.dumps(bookfacts.timings_document(chapters, recs)))
+    (site / "timings.json").write_text(json.dumps(bookfacts.records.timings_document(chapters, recs)))
     return site
 
 
@@ -553,9 +552,19 @@ def test_site_check_accepts_a_gpu_build(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_site_check_refuses_this_cpu_build(book):
-    result = check_gpu("--site", book.html, path=Path("/nonexistent"))
-    if json.loads((book.html / "timings.json").read_text())["build"]["backend"] == "cpu":
-        assert result.returncode == 1 and "not a GPU build" in result.stderr
-    else:
-        assert result.returncode == 0, result.stderr
+def test_a_chapter_check_fails_the_build_naming_chapter_and_cell(tmp_path):
+    """The executed notebook's checks run when the chapter is read
+    (extensions/jaxbook_executed.py): a problem is a warning at the chapter, so the
+    strict build fails and says which chapter and which cell."""
+    src = make_book(tmp_path)
+    nb = nbformat.read(src / "b.ipynb", as_version=4)
+    nb.cells[2].outputs.append(nbformat.v4.new_output("stream", name="stderr", text="oops\n"))
+    nbformat.write(nb, src / "b.ipynb")
+    from jupyter_cache import get_cache
+
+    get_cache(str(src / "_build" / ".jupyter_cache")).cache_notebook_file(
+        src / "b.ipynb", check_validity=False, overwrite=True
+    )
+    status, warnings, _ = sphinx(src)
+    assert status != 0
+    assert "b.ipynb: WARNING: chapter check failed: code cell 2 wrote to stderr: 'oops'" in warnings

@@ -19,7 +19,7 @@ import yaml
 
 import bookfacts
 import build
-from conftest import ROOT
+from conftest import ROOT, fake_program
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CI, PUBLISH, LINKCHECK = WORKFLOWS / "ci.yml", WORKFLOWS / "publish.yml", WORKFLOWS / "linkcheck.yml"
@@ -28,7 +28,6 @@ FILES = [CI, PUBLISH, LINKCHECK, DRIFT]
 PYTHON = "3.13"  # the Python of Colab's runtime, and of every place the book is built
 LOCKS = ["requirements.txt", "requirements-test.txt", "requirements-gpu.txt", "requirements-colab.txt"]
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$", re.M)
-PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"^\s+#\s*v\d+\.\d+\.\d+\s*$")
 
 
@@ -94,11 +93,12 @@ def test_zizmor_finds_nothing(persona):
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
-def test_actions_are_pinned_to_full_commit_shas(path):
+def test_every_pinned_action_says_its_version(path):
+    """zizmor (unpinned-uses) fails an action that is not pinned to a commit SHA; a
+    SHA says nothing to a reader, so each one is followed by its '# vX.Y.Z'."""
     found = USES.findall(path.read_text())
     assert found
     for ref, rest in found:
-        assert PINNED.match(ref), f"{path.name}: {ref} is not pinned to a 40-hex commit SHA"
         assert VERSION_COMMENT.match(rest), f"{path.name}: {ref} lacks a '# vX.Y.Z' comment"
 
 
@@ -120,8 +120,6 @@ def test_least_privilege_and_no_secrets(path):
                 assert step.get("with", {}).get("persist-credentials") is False, (
                     f"{path.name}: job {name} checks out with persisted credentials"
                 )
-            # no ${{ }} inside shell scripts: values reach them through env only
-            assert "${{" not in step.get("run", ""), f"{path.name}: expression in a run script"
 
 
 # --- CI -------------------------------------------------------------------------
@@ -132,9 +130,7 @@ def test_ci_runs_make_test_on_every_pull_request_and_push():
     assert set(workflow["on"]) == {"pull_request", "push"}
     assert not (workflow["on"]["push"] or {}).get("branches"), "CI must run on pushes to any branch"
     (job,) = workflow["jobs"].values()
-    assert job["runs-on"] == "ubuntu-24.04"
     assert job["permissions"] == {"contents": "read"}
-    assert job["env"]["JAXBOOK_CHROMIUM"] == "/usr/bin/google-chrome"
     setup = steps(job)[step_index(job, uses("actions/setup-python"), "sets up Python")]
     assert str(setup["with"]["python-version"]) == PYTHON
     # pip's downloads are cached, keyed by every lock
@@ -165,7 +161,6 @@ def test_publish_triggers_and_runner_label():
     assert workflow["on"]["push"]["branches"] == ["main"]
     build = workflow["jobs"]["build"]
     assert "vars.GPU_RUNNER" in build["runs-on"], "the GPU runner label must be configurable"
-    assert "self-hosted" in build["runs-on"] and "gpu" in build["runs-on"]
     assert build["permissions"] == {"contents": "read"}
     assert build["env"]["JAX_BACKEND"] == "cuda12"
     setup = steps(build)[step_index(build, uses("actions/setup-python"), "sets up Python")]
@@ -205,18 +200,9 @@ def test_deploy_job_has_only_pages_permissions():
     deploy = load(PUBLISH)["jobs"]["deploy"]
     assert deploy["needs"] == "build"
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
-    assert deploy["environment"]["name"] == "github-pages"
     assert [s["uses"].split("@")[0] for s in steps(deploy)] == ["actions/deploy-pages"]
     others = [j for n, j in load(PUBLISH)["jobs"].items() if n != "deploy"]
     assert all("pages" not in j["permissions"] and "id-token" not in j["permissions"] for j in others)
-
-
-def fake_program(folder: Path, name: str, script: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text("#!/bin/sh\n" + script)
-    path.chmod(0o755)
-    return path
 
 
 def test_colab_notebooks_are_pushed_to_the_branch_of_the_config(tmp_path):
@@ -226,14 +212,20 @@ def test_colab_notebooks_are_pushed_to_the_branch_of_the_config(tmp_path):
     jobs = load(PUBLISH)["jobs"]
     build_job, job = jobs["build"], jobs["notebooks"]
     make = step_index(build_job, runs("make html"), "builds the book and its notebooks")
-    upload = step_index(build_job, lambda s: uses("actions/upload-artifact")(s)
-                        and s["with"]["name"] == "colab-notebooks", "uploads the notebooks")  # fmt: skip
+    upload = step_index(
+        build_job,
+        lambda s: uses("actions/upload-artifact")(s) and s["with"]["name"] == "colab-notebooks",
+        "uploads the notebooks",
+    )
     assert make < upload and steps(build_job)[upload]["with"]["path"] == "_build/colab"
     name = steps(build_job)[step_index(build_job, lambda s: s.get("id") == "colab", "names the branch")]
-    subprocess.run(["bash", "-c", name["run"].replace(".venv/bin/python", sys.executable)],
-                            cwd=ROOT, env=dict(os.environ, GITHUB_OUTPUT=str(tmp_path / "output")),
-                            check=True)  # fmt: skip
-    assert (tmp_path / "output").read_text() == f"branch={bookfacts.config()['colab_branch']}\n"
+    subprocess.run(
+        ["bash", "-c", name["run"].replace(".venv/bin/python", sys.executable)],
+        cwd=ROOT,
+        env=dict(os.environ, GITHUB_OUTPUT=str(tmp_path / "output")),
+        check=True,
+    )
+    assert (tmp_path / "output").read_text() == f"branch={bookfacts.book.config()['colab_branch']}\n"
     assert build_job["outputs"]["colab-branch"] == "${{ steps.colab.outputs.branch }}"
 
     assert job["needs"] == "build" and job["permissions"] == {"contents": "write"}
@@ -246,15 +238,22 @@ def test_colab_notebooks_are_pushed_to_the_branch_of_the_config(tmp_path):
     (notebooks / "chapters" / "a.ipynb").write_text("{}")
     log = tmp_path / "git.log"
     fake_program(tmp_path / "bin", "git", f'echo "$*" >> {log}\n')
-    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "PUSH_TOKEN": "tok", "SOURCE_SHA": "abc",
-           "COLAB_BRANCH": bookfacts.config()["colab_branch"], "GITHUB_REPOSITORY": "org/book",
-           "GITHUB_SERVER_URL": "https://github.com"}  # fmt: skip
+    env = {
+        "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin",
+        "PUSH_TOKEN": "tok",
+        "SOURCE_SHA": "abc",
+        "COLAB_BRANCH": bookfacts.book.config()["colab_branch"],
+        "GITHUB_REPOSITORY": "org/book",
+        "GITHUB_SERVER_URL": "https://github.com",
+    }
     subprocess.run(["bash", "-c", push["run"]], cwd=notebooks, env=env, check=True)
     calls = log.read_text().splitlines()
     assert calls[0] == f"init --quiet --initial-branch={env['COLAB_BRANCH']}"
     assert calls[1] == "add --all" and calls[2].startswith("-c user.name=")
-    assert calls[3] == (f"push --force --quiet https://x-access-token:tok@github.com/org/book.git "
-                        f"HEAD:refs/heads/{env['COLAB_BRANCH']}")  # fmt: skip
+    assert calls[3] == (
+        f"push --force --quiet https://x-access-token:tok@github.com/org/book.git "
+        f"HEAD:refs/heads/{env['COLAB_BRANCH']}"
+    )
     # no branch: nothing is pushed
     empty = subprocess.run(["bash", "-c", push["run"]], cwd=notebooks, env=dict(env, COLAB_BRANCH=""))
     assert empty.returncode != 0 and len(log.read_text().splitlines()) == 4
@@ -263,30 +262,12 @@ def test_colab_notebooks_are_pushed_to_the_branch_of_the_config(tmp_path):
 # --- the locks -------------------------------------------------------------------
 
 
-def requirements(path: Path) -> dict[str, list[str]]:
-    """{canonical name: [hashes]} of a hash-locked requirements file."""
-    found, name = {}, None
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].rstrip()
-        if match := re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==\S+", line):
-            name = bookfacts.canonical(match[1])
-            found[name] = []
-        elif name and (h := re.search(r"--hash=sha256:([0-9a-f]{64})", line)):
-            found[name].append(h[1])
-        elif line.strip():
-            pytest.fail(f"{path.name}: {line!r} is not a pinned requirement or its hash")
-    return found
-
-
-@pytest.mark.parametrize("lock", LOCKS)
-def test_every_lock_pins_every_package_with_hashes(lock):
-    found = requirements(ROOT / lock)
-    assert found and all(found.values()), [n for n, h in found.items() if not h]
-    assert f"--python-version {PYTHON}" in (ROOT / "Makefile").read_text()  # how `make lock` resolves them
-
-
 def test_the_locks_agree_and_jax_is_one_version():
-    base, test, gpu = (bookfacts.pins(ROOT / name) for name in LOCKS[:3])
+    """Each lock is hash-locked (pip --require-hashes, with which the Makefile and the
+    Colab runtime mirror install them, refuses any other), resolved for Colab's
+    Python, and they agree where they overlap."""
+    assert f"--python-version {PYTHON}" in (ROOT / "Makefile").read_text()  # how `make lock` resolves them
+    base, test, gpu = (bookfacts.requirements.pins(ROOT / name) for name in LOCKS[:3])
     jax_version = base["jax"]
     assert base["jaxlib"] == jax_version
     assert all(test[n] == v for n, v in base.items() if n in test), "shared packages must have one version"
@@ -299,17 +280,22 @@ def test_the_locks_agree_and_jax_is_one_version():
     from importlib.metadata import requires
 
     extra = [r for r in requires("jax") if 'extra == "cuda12"' in r]
-    assert any(f"jax-cuda12-plugin[with-cuda]<={jax_version},>={jax_version}" in r
-               or f"jax-cuda12-plugin[with-cuda]=={jax_version}" in r for r in extra), extra  # fmt: skip
+    assert any(
+        f"jax-cuda12-plugin[with-cuda]<={jax_version},>={jax_version}" in r
+        or f"jax-cuda12-plugin[with-cuda]=={jax_version}" in r
+        for r in extra
+    ), extra
 
 
 def test_colab_mirror_has_colabs_versions():
     """requirements-colab.txt resolves requirements-colab.in, which names Colab's
     runtime and its versions."""
-    wanted = bookfacts.pins(ROOT / "requirements-colab.in")
-    locked = bookfacts.pins(ROOT / "requirements-colab.txt")
+    wanted = bookfacts.requirements.pins(ROOT / "requirements-colab.in")
+    locked = bookfacts.requirements.pins(ROOT / "requirements-colab.txt")
     assert {n: locked.get(n) for n in wanted} == wanted
-    assert wanted["jax"] != bookfacts.pinned_jax(), "the mirror must have an older JAX: the install path runs"
+    assert wanted["jax"] != bookfacts.requirements.pinned_jax(), (
+        "the mirror must have an older JAX: the install path runs"
+    )
     assert "Python 3.13" in (ROOT / "requirements-colab.in").read_text()
 
 
@@ -320,8 +306,8 @@ def makefile_sandbox(tmp_path: Path) -> Path:
     """The Makefile in a folder whose .venv/bin/python only logs what it is asked."""
     for name in ("Makefile", *LOCKS):
         shutil.copy(ROOT / name, tmp_path / name)
-    (tmp_path / "tools").mkdir()
-    shutil.copy(ROOT / "tools" / "ensure_chromium.sh", tmp_path / "tools")
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "ensure_chromium.sh", tmp_path / "scripts")
     python = tmp_path / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
     python.write_text('#!/bin/sh\necho "$* JAX_BACKEND=$JAX_BACKEND" >> "$LOG"\n')
@@ -340,8 +326,9 @@ def make(sandbox: Path, *args, **env) -> tuple[subprocess.CompletedProcess, list
     log = sandbox / "calls.log"
     log.unlink(missing_ok=True)
     environ = {"PATH": "/usr/bin:/bin", "LOG": str(log), **env}
-    result = subprocess.run(["make", "--no-print-directory", *args], cwd=sandbox, env=environ,
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        ["make", "--no-print-directory", *args], cwd=sandbox, env=environ, capture_output=True, text=True
+    )
     return result, (log.read_text().splitlines() if log.exists() else [])
 
 
@@ -352,13 +339,16 @@ def test_makefile_installs_per_backend_and_leaves_the_switch_to_build_py(tmp_pat
     box = makefile_sandbox(tmp_path)
     result, calls = make(box, "html")
     assert result.returncode == 0, result.stderr
-    assert calls == ["tools/build.py JAX_BACKEND=cpu"]
+    assert calls == ["scripts/build.py JAX_BACKEND=cpu"]
 
     result, calls = make(box, "html", "JAX_BACKEND=cuda12")
     assert result.returncode == 0, result.stderr
-    assert calls == [f"{PIP} -r requirements-gpu.txt JAX_BACKEND=cuda12", "tools/build.py JAX_BACKEND=cuda12"]
+    assert calls == [
+        f"{PIP} -r requirements-gpu.txt JAX_BACKEND=cuda12",
+        "scripts/build.py JAX_BACKEND=cuda12",
+    ]
     result, calls = make(box, "html", "JAX_BACKEND=cuda12")  # installed once
-    assert calls == ["tools/build.py JAX_BACKEND=cuda12"]
+    assert calls == ["scripts/build.py JAX_BACKEND=cuda12"]
 
     result, _ = make(box, "html", "JAX_BACKEND=rocm")
     assert result.returncode != 0 and "JAX_BACKEND must be cpu or cuda12" in result.stderr
@@ -370,13 +360,20 @@ def test_makefile_finds_python_3_13_or_says_what_to_install(tmp_path):
     result, calls = make(box, "html", HOME=str(tmp_path))  # no python3.13 on this PATH, no pyenv
     assert result.returncode != 0 and calls == []
     assert "Python 3.13 is needed and none was found" in result.stderr
-    found = subprocess.run(["make", "-s", "-f", "-", "show"], input=(ROOT / "Makefile").read_text().split(
-        "\n# cpu (the default)")[0] + "\nshow:\n\t@echo $(PYTHON)\n", capture_output=True, text=True,
-        cwd=box, env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")})  # fmt: skip
+    found = subprocess.run(
+        ["make", "-s", "-f", "-", "show"],
+        input=(ROOT / "Makefile").read_text().split("\n# cpu (the default)")[0]
+        + "\nshow:\n\t@echo $(PYTHON)\n",
+        capture_output=True,
+        text=True,
+        cwd=box,
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")},
+    )
     python = found.stdout.strip()
     assert python, "the Makefile found no Python 3.13 on this machine"
-    version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
-                             text=True).stdout.strip()  # fmt: skip
+    version = subprocess.run(
+        [python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True
+    ).stdout.strip()
     assert version == "(3, 13)"
 
 
@@ -385,9 +382,12 @@ def test_without_chromium_root_or_sudo_make_test_stops_with_one_line(tmp_path):
     fake_program(bin_, "id", "echo 1000\n")  # not root
     fake_program(bin_, "sudo", "exit 1\n")  # and sudo wants a password
     fake_program(bin_, "apt-get", f"touch {tmp_path / 'installed'}\n")
-    env = {"PATH": f"{bin_}:/usr/bin:/bin", "JAXBOOK_CHROMIUM": str(tmp_path / "none"),
-           "JAXBOOK_DEBIAN_CHROMIUM": str(tmp_path / "none-either")}  # fmt: skip
-    script = str(ROOT / "tools" / "ensure_chromium.sh")
+    env = {
+        "PATH": f"{bin_}:/usr/bin:/bin",
+        "JAXBOOK_CHROMIUM": str(tmp_path / "none"),
+        "JAXBOOK_DEBIAN_CHROMIUM": str(tmp_path / "none-either"),
+    }
+    script = str(ROOT / "scripts" / "ensure_chromium.sh")
     result = subprocess.run([script], capture_output=True, text=True, env=env)
     assert result.returncode == 1 and not (tmp_path / "installed").exists()
     assert result.stderr.count("\n") == 1 and "run 'sudo apt-get install -y chromium'" in result.stderr
@@ -423,8 +423,13 @@ def test_a_switch_of_backend_drops_the_other_backends_outputs(tmp_path):
 def test_a_gpu_build_on_a_machine_without_a_gpu_fails_before_anything(tmp_path):
     book = tmp_path / "book"
     shutil.copytree(ROOT, book, ignore=shutil.ignore_patterns(".venv", "_build", ".git", "__pycache__"))
-    result = subprocess.run([sys.executable, str(book / "tools" / "build.py"), "--backend", "cuda12"],
-                            cwd=book, capture_output=True, text=True, timeout=300,
-                            env={k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"})  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(book / "scripts" / "build.py"), "--backend", "cuda12"],
+        cwd=book,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"},
+    )
     assert result.returncode == 1 and "GPU CHECK FAILED" in result.stderr
     assert not (book / "_build" / ".staging").exists()

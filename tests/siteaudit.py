@@ -2,9 +2,9 @@
 
 Used by tests/test_browser.py, and runnable on its own after `make html`:
 
-    .venv/bin/python tools/siteaudit.py            # audit _build/html
-    .venv/bin/python tools/siteaudit.py --dark     # ... with the dark colour scheme
-    .venv/bin/python tools/siteaudit.py --json out.json
+    .venv/bin/python tests/siteaudit.py            # audit _build/html
+    .venv/bin/python tests/siteaudit.py --dark     # ... with the dark colour scheme
+    .venv/bin/python tests/siteaudit.py --json out.json
 
 For every page it records the console errors (and uncaught exceptions), the
 requests that failed or answered 4xx/5xx, requests that left the local server,
@@ -17,136 +17,36 @@ browser downloads are never used.
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import json
-import os
 import sys
-import threading
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import bookfacts
+# Run on its own, it finds the book's code as pytest does (pytest.ini: pythonpath).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extensions"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-DEFAULT_CHROMIUM = os.environ.get("JAXBOOK_DEBIAN_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-INSTALL_HINT = (
-    "The browser tests need Chromium, and there is none at {path}.\n"
-    "Install Debian's package:   sudo apt-get install -y chromium\n"
-    "(or point JAXBOOK_CHROMIUM at a Chrome/Chromium binary). "
-    "Do not run `playwright install`: the tests use the system browser."
-)
+import bookfacts
+import headless
+
 # axe-core impact levels, worst first.
 IMPACTS = ("critical", "serious", "moderate", "minor")
 
 
-def _candidates() -> list[str]:
-    return [p for p in (os.environ.get("JAXBOOK_CHROMIUM"), DEFAULT_CHROMIUM) if p]
-
-
-def chromium_executable() -> str | None:
-    """The browser binary: $JAXBOOK_CHROMIUM if set (CI sets it to Google
-    Chrome), else Debian's /usr/bin/chromium; None if neither is there."""
-    for path in _candidates():
-        if Path(path).is_file() and os.access(path, os.X_OK):
-            return path
-    return None
-
-
-def missing_chromium_message() -> str | None:
-    if chromium_executable():
-        return None
-    return INSTALL_HINT.format(path=" or ".join(_candidates()))
-
-
-def launch(playwright):
-    """One headless Chromium (the system one) with the book's flags."""
-    return playwright.chromium.launch(
-        executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS
-    )
-
-
-# --------------------------------------------------------------------------- server
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
-@contextmanager
-def _serving(handler, path: str):
-    """Run an HTTP server with `handler` on 127.0.0.1 (a free port) in a thread;
-    yields its URL for `path`."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def serve(directory: Path):
-    """Serve `directory` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
-    return _serving(functools.partial(_QuietHandler, directory=str(directory)), "/")
-
-
-def site_prefix(root: Path = bookfacts.ROOT) -> str:
+def site_prefix(root: Path = bookfacts.book.ROOT) -> str:
     """The path of the published site's address (html.baseurl), e.g. "/learn-jax/"."""
-    path = urlsplit(bookfacts.config(root)["site_url"]).path.strip("/")
+    path = urlsplit(bookfacts.book.config(root)["site_url"]).path.strip("/")
     return f"/{path}/" if path else "/"
-
-
-class _PagesHandler(_QuietHandler):
-    """As GitHub Pages serves a project site: the site under its prefix, and its
-    404.html, with status 404, for any address that has no file."""
-
-    prefix = "/"
-
-    def translate_path(self, path):
-        parts = urlsplit(path)
-        if not parts.path.startswith(self.prefix):
-            return str(Path(self.directory) / "\0no such file")
-        return super().translate_path("/" + parts.path[len(self.prefix) :])
-
-    def send_error(self, code, message=None, explain=None):
-        page = Path(self.directory) / "404.html"
-        if code != 404 or not page.is_file():
-            return super().send_error(code, message, explain)
-        body = page.read_bytes()
-        self.send_response(404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-
-def serve_like_pages(directory: Path, prefix: str):
-    """Serve `directory` under `prefix` on 127.0.0.1, with GitHub Pages' 404
-    behaviour; yields the site's base URL (ending in the prefix)."""
-    handler = type("Handler", (_PagesHandler,), {"prefix": prefix})
-    return _serving(functools.partial(handler, directory=str(directory)), prefix)
 
 
 # --------------------------------------------------------------------------- pages
 
 
-def site_pages(root: Path = bookfacts.ROOT) -> list[str]:
+def site_pages(root: Path = bookfacts.book.ROOT) -> list[str]:
     """Every page of the toc, plus the search page and the general index."""
-    return [f"{d}.html" for d in bookfacts.toc_files(root)] + ["search.html", "genindex.html"]
+    return [f"{d}.html" for d in bookfacts.book.toc_files(root)] + ["search.html", "genindex.html"]
 
 
 def local_file(html: Path, base: str, url: str) -> Path | None:
@@ -322,8 +222,8 @@ def audit_site(html: Path, pages: list[str], schemes=("light",), axe: bool = Tru
     from playwright.sync_api import sync_playwright
 
     reports = []
-    with serve(html) as base, sync_playwright() as p:
-        browser = launch(p)
+    with headless.serve(html) as base, sync_playwright() as p:
+        browser = headless.launch(p)
         try:
             for page_path in pages:
                 reports.extend(audit_page(browser, base, html, page_path, schemes, axe))
@@ -491,12 +391,12 @@ def format_reports(reports: list[PageReport]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--html", type=Path, default=bookfacts.ROOT / "_build" / "html")
+    parser.add_argument("--html", type=Path, default=bookfacts.book.ROOT / "_build" / "html")
     parser.add_argument("--dark", action="store_true", help="also audit in the dark colour scheme")
     parser.add_argument("--json", type=Path, help="write the full report here")
     parser.add_argument("pages", nargs="*", help="pages to audit (default: every page)")
     args = parser.parse_args()
-    problem = missing_chromium_message()
+    problem = headless.missing_chromium_message()
     if problem:
         print(problem, file=sys.stderr)
         return 2

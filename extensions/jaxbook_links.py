@@ -11,7 +11,7 @@ docs do with roles, without a role in every sentence: an inline literal such as
 `jax.jit`, `jnp.einsum`, `lax.while_loop(...)` or `np.linalg.solve` becomes a
 link when its name (the usual aliases `jnp`, `lax`, `np` expanded, a call's
 arguments ignored) is an entry of one of the book's inventories, the committed
-`inventories/*.inv` files that intersphinx reads (see tools/make_inventories.py).
+`inventories/*.inv` files that intersphinx reads (see scripts/make_inventories.py).
 A name no inventory has stays plain text: nothing is guessed. The same links reach
 the Colab notebooks, whose prose is made from the same doctree.
 """
@@ -25,8 +25,16 @@ from sphinx.transforms.post_transforms import SphinxPostTransform
 
 ALIASES = {"jnp": "jax.numpy", "lax": "jax.lax", "np": "numpy", "jsp": "jax.scipy"}
 NAME = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?:\(.*\))?$", re.S)
-PY_TYPES = ("py:function", "py:class", "py:module", "py:method", "py:attribute", "py:data",
-            "py:exception", "py:property")  # fmt: skip
+PY_TYPES = (
+    "py:function",
+    "py:class",
+    "py:module",
+    "py:method",
+    "py:attribute",
+    "py:data",
+    "py:exception",
+    "py:property",
+)
 SKIP = (nodes.reference, nodes.title, nodes.literal_block, nodes.FixedTextElement, nodes.raw)
 
 
@@ -62,8 +70,14 @@ class LinkApiNamesInProse(SphinxPostTransform):
             if not found:
                 continue
             project, uri = found
-            link = nodes.reference("", "", internal=False, refuri=uri, reftitle=f"{name} ({project})",
-                                   classes=["jaxbook-api-link"])  # fmt: skip
+            link = nodes.reference(
+                "",
+                "",
+                internal=False,
+                refuri=uri,
+                reftitle=f"{name} ({project})",
+                classes=["jaxbook-api-link"],
+            )
             literal.replace_self(link)
             link += literal
 
@@ -89,11 +103,28 @@ def _note_written_page(app, pagename, templatename, context, doctree):
 def _every_written_page_gets_code_links(app, exception):
     """sphinx-codeautolink links only the pages whose source is newer than their
     output (it asks the builder when the build starts), so a page written again for
-    another reason (its setup cell or the book's code changed) lost its links.
-    Every page written in this build is given to it."""
-    for listener in app.events.listeners.get("build-finished", []):
-        state = getattr(listener.handler, "__self__", None)
-        if type(state).__module__.startswith("sphinx_codeautolink") and hasattr(state, "outdated_docs"):
+    another reason (its setup cell or the book's extensions changed) lost its links
+    (felix-hilden/sphinx-codeautolink#181, still open; 0.19.0, the pinned version,
+    does it).
+    Every page written in this build is given to it, through its private
+    `outdated_docs`; a version without it fails here, saying so."""
+    if exception is not None:
+        return
+    states = [
+        state
+        for listener in app.events.listeners.get("build-finished", [])
+        if type(state := getattr(listener.handler, "__self__", None)).__module__.startswith(
+            "sphinx_codeautolink"
+        )
+    ]
+    if not any(hasattr(state, "outdated_docs") for state in states):
+        raise RuntimeError(
+            "sphinx-codeautolink no longer keeps `outdated_docs` on its build-finished listener "
+            "(known in 0.19.0, requirements.txt): update extensions/jaxbook_links.py "
+            "(the workaround for sphinx-codeautolink#181), or drop it if #181 is fixed"
+        )
+    for state in states:
+        if hasattr(state, "outdated_docs"):
             state.outdated_docs |= getattr(app, "jaxbook_written_pages", set())
 
 

@@ -99,7 +99,7 @@ class LearningPath(SphinxDirective):
 
     def run(self):
         root = Path(self.env.srcdir)
-        chapters = bookfacts.chapters(root)
+        chapters = bookfacts.book.chapters(root)
         assumes = parse_assumptions(list(self.content))
         location = self.get_location()
         for docname in chapters:
@@ -113,10 +113,10 @@ class LearningPath(SphinxDirective):
                 logger.warning(f"learning path: '{docname}' is not a chapter of _toc.yml", location=location)
         lines = []
         for number, docname in enumerate(chapters, start=1):
-            path = bookfacts.source_path(root, docname)
+            path = bookfacts.book.source_path(root, docname)
             self.env.note_dependency(str(path))
             text = path.read_text()
-            minutes = reading_minutes(bookfacts.read_notebook(path))
+            minutes = reading_minutes(bookfacts.reading.read_notebook(path))
             goals = outcomes(text, docname)
             if goals is None:
                 logger.warning(

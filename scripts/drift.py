@@ -1,6 +1,6 @@
 """Drift watch: what another JAX changes in the book (`make drift JAX=<version>|latest`).
 
-    python tools/drift.py --jax 0.10.2      # or --jax latest (the newest on the package index)
+    python scripts/drift.py --jax 0.10.2      # or --jax latest (the newest on the package index)
 
 Builds the book with another JAX and jaxlib, in its own folder and environment, and
 writes one Markdown report comparing that build with the pinned build (the execution
@@ -54,6 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extensions"))  # bookfacts, jaxbook_*
 
 import bookfacts
 import build
@@ -118,7 +120,7 @@ def lock_without_jax(lock: str) -> str:
     for line in lock.splitlines():
         if re.match(r"^[A-Za-z0-9]", line):
             name = re.split(r"[=<>\[ ;\\]", line, maxsplit=1)[0]
-            skipping = bookfacts.canonical(name) in ("jax", "jaxlib")
+            skipping = bookfacts.requirements.canonical(name) in ("jax", "jaxlib")
         elif not line.startswith((" ", "\t")):
             skipping = False
         if not skipping:
@@ -154,7 +156,7 @@ def installed_versions(python: Path) -> dict[str, str]:
     result = subprocess.run(
         [str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
     )
-    return {bookfacts.canonical(p["name"]): p["version"] for p in json.loads(result.stdout)}
+    return {bookfacts.requirements.canonical(p["name"]): p["version"] for p in json.loads(result.stdout)}
 
 
 # --- the drift build ----------------------------------------------------------------
@@ -186,7 +188,7 @@ def copy_book(book: Path, dest: Path) -> None:
     execute = config.setdefault("execute", {})
     execute.update(
         execute_notebooks="cache",
-        cache=str(bookfacts.cache_path(dest)),
+        cache=str(bookfacts.cache.cache_path(dest)),
         allow_errors=True,  # run every cell, collect every failure
         raise_on_error=False,
     )
@@ -210,14 +212,14 @@ def run_build(
     env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
     start = time.perf_counter()
     with open(log, "w") as out:
-        command = [str(python), str(copy / "tools" / "drift.py"), "--execute-chapters", "--book", str(copy)]
+        command = [str(python), str(copy / "scripts" / "drift.py"), "--execute-chapters", "--book", str(copy)]
         proc = subprocess.run(command, cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
         if proc.returncode == 0 and html:
             failed = sorted(reports_path(copy).rglob("*.err.log")) if reports_path(copy).exists() else []
             config = yaml.safe_load((copy / "_config.yml").read_text())
             config["execute"]["exclude_patterns"] = [
                 str(
-                    bookfacts.source_path(
+                    bookfacts.book.source_path(
                         copy, f.relative_to(reports_path(copy)).as_posix()[: -len(".err.log")]
                     )
                 )
@@ -227,8 +229,9 @@ def run_build(
             out.write(f"\n{SITE_MARKER}\n")
             out.flush()
             command = [str(python.with_name("jupyter-book")), "build", str(copy), "--path-output", str(copy)]
-            proc = subprocess.run([*command, "--keep-going"], cwd=copy, env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, text=True)  # fmt: skip
+            proc = subprocess.run(
+                [*command, "--keep-going"], cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT, text=True
+            )
     return proc.returncode, time.perf_counter() - start
 
 
@@ -246,11 +249,11 @@ def execute_chapters(book: Path) -> int:
     from jupyter_cache.executors.utils import single_nb_execution
 
     timeout = (yaml.safe_load((book / "_config.yml").read_text()).get("execute") or {}).get("timeout")
-    cache = get_cache(str(bookfacts.cache_path(book)))
+    cache = get_cache(str(bookfacts.cache.cache_path(book)))
     shutil.rmtree(reports_path(book), ignore_errors=True)
-    for docname in bookfacts.chapters(book):
-        source = bookfacts.source_path(book, docname)
-        nb = bookfacts.read_notebook(source)
+    for docname in bookfacts.book.chapters(book):
+        source = bookfacts.book.source_path(book, docname)
+        nb = bookfacts.reading.read_notebook(source)
         print(f"{source}: executing", flush=True)
         error = None
         started: list[int] = []  # the cells nbclient began to execute, by index
@@ -376,7 +379,7 @@ def code(text: str) -> str:
 
 def is_timing_cell(cell, names: set[str] = frozenset()) -> bool:
     """A cell that measures time, or shows something computed from timings."""
-    if any(bookfacts.TIMING_KEY in (o.get("metadata") or {}) for o in cell.get("outputs", [])):
+    if any(bookfacts.records.TIMING_KEY in (o.get("metadata") or {}) for o in cell.get("outputs", [])):
         return True
     if TIMING_CODE.search(cell.get("source", "")):
         return True
@@ -419,9 +422,9 @@ def output_lines(cell, timing: bool, version: str = "") -> list[str]:
     """What a reader sees of a cell's outputs, as lines to diff (the setup cell's
     "executed with" sentence and `measure`'s results are left to other sections)."""
     lines = []
-    for out in bookfacts.visible_outputs(cell):
+    for out in bookfacts.checks.visible_outputs(cell):
         meta = out.get("metadata") or {}
-        if bookfacts.EXECUTED_KEY in meta or bookfacts.TIMING_KEY in meta:
+        if bookfacts.records.EXECUTED_KEY in meta or bookfacts.records.TIMING_KEY in meta:
             continue
         if out["output_type"] == "error":
             lines += f"{out['ename']}: {out['evalue']}".splitlines()
@@ -471,11 +474,13 @@ def glued(nb, version: str = "") -> dict[str, dict]:
         for out in cell.get("outputs", []):
             name = ((out.get("metadata") or {}).get("scrapbook") or {}).get("name")
             data = out.get("data") or {}
-            if name is None or not any(m.startswith(bookfacts.GLUE_MIME) for m in data):
+            if name is None or not any(m.startswith(bookfacts.checks.GLUE_MIME) for m in data):
                 continue
-            value = data.get(bookfacts.GLUE_MIME + "text/plain")
+            value = data.get(bookfacts.checks.GLUE_MIME + "text/plain")
             if value is None:
-                value = "[" + ", ".join(sorted(m.removeprefix(bookfacts.GLUE_MIME) for m in data)) + "]"
+                value = (
+                    "[" + ", ".join(sorted(m.removeprefix(bookfacts.checks.GLUE_MIME) for m in data)) + "]"
+                )
             value = text_of(value)
             if version and value.strip("'\"") == version:
                 value = "<the JAX version>"
@@ -577,7 +582,7 @@ class Chapter:
 
 
 def is_check(cell) -> bool:
-    hidden = bookfacts.tags(cell) & {"remove-cell", "remove-input", "hide-cell", "hide-input"}
+    hidden = bookfacts.checks.tags(cell) & {"remove-cell", "remove-input", "hide-cell", "hide-input"}
     return bool(hidden) and "assert" in cell["source"]
 
 
@@ -586,14 +591,14 @@ def executed_notebook(book: Path, docname: str):
     cache (jupyter-cache's get_cache_bundle would write the record's access time)."""
     import nbformat
 
-    cache, record = bookfacts.cache_record(book, docname)
+    cache, record = bookfacts.cache.cache_record(book, docname)
     if record is None:
-        raise KeyError(f"{docname}: no execution of its current source in {bookfacts.cache_path(book)}")
+        raise KeyError(f"{docname}: no execution of its current source in {bookfacts.cache.cache_path(book)}")
     return nbformat.read(cache._get_notebook_path_cache(record.hashkey), as_version=4)
 
 
 def compare_chapter(pinned_book: Path, drift_book: Path, docname: str, failure: str | None) -> Chapter:
-    source = bookfacts.source_path(drift_book, docname)
+    source = bookfacts.book.source_path(drift_book, docname)
     chapter = Chapter(docname, source.relative_to(drift_book).as_posix())
     pinned_nb = executed_notebook(pinned_book, docname)
     try:
@@ -602,14 +607,16 @@ def compare_chapter(pinned_book: Path, drift_book: Path, docname: str, failure: 
         chapter.failures.append(f"the chapter was not executed to the end: {failure or 'no record of it'}")
         return chapter
     chapter.seconds = (
-        bookfacts.execution_seconds(pinned_book, docname),
-        bookfacts.execution_seconds(drift_book, docname),
+        bookfacts.cache.execution_seconds(pinned_book, docname),
+        bookfacts.cache.execution_seconds(drift_book, docname),
     )
     pinned_cells = [c for c in pinned_nb["cells"] if c["cell_type"] == "code"]
     drift_cells = [c for c in drift_nb["cells"] if c["cell_type"] == "code"]
     lines = cell_lines(source, drift_cells)
     names = timing_names(pinned_nb) | timing_names(drift_nb)
-    versions = [(bookfacts.execution_info(nb) or {}).get("jax_version") or "" for nb in (pinned_nb, drift_nb)]
+    versions = [
+        (bookfacts.records.execution_info(nb) or {}).get("jax_version") or "" for nb in (pinned_nb, drift_nb)
+    ]
     if versions[0] == versions[1]:
         versions = ["", ""]  # the same JAX: nothing to tell apart
     first_failure = None
@@ -619,7 +626,7 @@ def compare_chapter(pinned_book: Path, drift_book: Path, docname: str, failure: 
         )
         p_err, d_err = errors_of(p), errors_of(d)
         after = f" (after the failure in code cell {first_failure})" if first_failure else ""
-        if "raises-exception" in bookfacts.tags(d):
+        if "raises-exception" in bookfacts.checks.tags(d):
             declared = d["metadata"].get("raises")
             if [e for e, _ in d_err] != [declared]:
                 raised = ", ".join(f"{e}: {short(v)}" for e, v in d_err) or "nothing"
@@ -656,7 +663,7 @@ def compare_chapter(pinned_book: Path, drift_book: Path, docname: str, failure: 
                 chapter.warnings.append(f"{where}: {text}")
             elif not line.startswith(" "):  # a warning's source line follows it, indented
                 chapter.warnings.append(f"{where}: stderr: {code(line)}")
-        if bookfacts.tags(d) & {"remove-cell", "remove-output"}:
+        if bookfacts.checks.tags(d) & {"remove-cell", "remove-output"}:
             continue  # a reader sees nothing of it (its errors are listed above)
         timing = is_timing_cell(p, names) or is_timing_cell(d, names)
         before, now = output_lines(p, timing, versions[0]), output_lines(d, timing, versions[1])
@@ -681,14 +688,21 @@ def compare_chapter(pinned_book: Path, drift_book: Path, docname: str, failure: 
     for name in new_glue.keys() - old_glue.keys():
         chapter.glue.append({"name": name, "pinned": None, "drift": new_glue[name]["value"], "why": "new"})
 
-    old_t = {r["label"]: r for r in bookfacts.records_from_notebook(pinned_nb, docname)}
-    new_t = {r["label"]: r for r in bookfacts.records_from_notebook(drift_nb, docname)}
+    old_t = {r["label"]: r for r in bookfacts.records.records_from_notebook(pinned_nb, docname)}
+    new_t = {r["label"]: r for r in bookfacts.records.records_from_notebook(drift_nb, docname)}
     for label in [*old_t, *(k for k in new_t if k not in old_t)]:
         a, b = old_t.get(label), new_t.get(label)
         ratio = b["median_s"] / a["median_s"] if a and b and a["median_s"] > 0 else None
         flagged = ratio is None or max(ratio, 1 / ratio) > TIMING_FACTOR
-        chapter.timings.append({"label": label, "pinned": a and a["median_s"], "drift": b and b["median_s"],
-                                "ratio": ratio, "flagged": flagged})  # fmt: skip
+        chapter.timings.append(
+            {
+                "label": label,
+                "pinned": a and a["median_s"],
+                "drift": b and b["median_s"],
+                "ratio": ratio,
+                "flagged": flagged,
+            }
+        )
     return chapter
 
 
@@ -733,18 +747,24 @@ class Comparison:
         return bool(self.build_warnings) or any(c.changed for c in self.chapters)
 
 
-def compare(pinned_book: Path, drift_book: Path, log: Path, label: str, packages: list[str],
-            build_seconds: float | None) -> Comparison:  # fmt: skip
+def compare(
+    pinned_book: Path,
+    drift_book: Path,
+    log: Path,
+    label: str,
+    packages: list[str],
+    build_seconds: float | None,
+) -> Comparison:
     failures = {}
     reports = reports_path(drift_book)
     log_text = ANSI.sub("", log.read_text(errors="replace")) if log.exists() else ""
     for report in sorted(reports.rglob("*.err.log")) if reports.exists() else []:
         docname = report.relative_to(reports).as_posix().removesuffix(".err.log")
-        prefix = bookfacts.source_path(drift_book, docname).relative_to(drift_book).as_posix()
+        prefix = bookfacts.book.source_path(drift_book, docname).relative_to(drift_book).as_posix()
         described = build.describe_failure(drift_book, reports, report).removeprefix(prefix)
         failures[docname] = described.removeprefix(", ").removeprefix(": ")
         # what the kernel said as it died (e.g. an XLA fatal error), from the log
-        source = bookfacts.source_path(drift_book, docname)
+        source = bookfacts.book.source_path(drift_book, docname)
         part = log_text.split(f"{source}: executing", 1)[-1].split(": executing", 1)[0]
         fatal = [line for line in part.splitlines() if FATAL.match(line)]
         if fatal:
@@ -753,18 +773,18 @@ def compare(pinned_book: Path, drift_book: Path, log: Path, label: str, packages
         log_text.split(SITE_MARKER, 1)[1] if SITE_MARKER in log_text else "", drift_book
     )
     chapters = []
-    for docname in bookfacts.chapters(drift_book):
+    for docname in bookfacts.book.chapters(drift_book):
         chapter = compare_chapter(pinned_book, drift_book, docname, failures.get(docname))
         chapter.sphinx = warnings.pop(docname, [])
         chapters.append(chapter)
     pinned_infos = [
-        bookfacts.execution_info(executed_notebook(pinned_book, d)) or {}
-        for d in bookfacts.chapters(pinned_book)
+        bookfacts.records.execution_info(executed_notebook(pinned_book, d)) or {}
+        for d in bookfacts.book.chapters(pinned_book)
     ]
     drift_infos = []
-    for docname in bookfacts.chapters(drift_book):
+    for docname in bookfacts.book.chapters(drift_book):
         with contextlib.suppress(KeyError):  # not executed: listed as failing
-            drift_infos.append(bookfacts.execution_info(executed_notebook(drift_book, docname)) or {})
+            drift_infos.append(bookfacts.records.execution_info(executed_notebook(drift_book, docname)) or {})
     drift_jax = sorted({i.get("jax_version") for i in drift_infos if i.get("jax_version")}) or ["?"]
     pinned_jax = sorted({i.get("jax_version") for i in pinned_infos if i.get("jax_version")}) or ["?"]
     return Comparison(
@@ -800,9 +820,12 @@ def render(cmp: Comparison, root: Path) -> str:
     n_timings = sum(1 for c in cmp.chapters for t in c.timings if t["ratio"])
     out = [f"# Drift report: JAX {cmp.drift_jax} against the pinned JAX {cmp.pinned_jax}", ""]
     if not cmp.changed:
-        out += [f"**No drift**: JAX {cmp.drift_jax} changes nothing in the book's {len(cmp.chapters)} chapters "
-                "(no failing cell, broken check, new warning, changed glued value, timing moved more than "
-                f"{TIMING_FACTOR:g}×, or differing output).", ""]  # fmt: skip
+        out += [
+            f"**No drift**: JAX {cmp.drift_jax} changes nothing in the book's {len(cmp.chapters)} chapters "
+            "(no failing cell, broken check, new warning, changed glued value, timing moved more than "
+            f"{TIMING_FACTOR:g}×, or differing output).",
+            "",
+        ]
     else:
         totals: dict[str, int] = {}
         for c in cmp.chapters:
@@ -823,7 +846,7 @@ def render(cmp: Comparison, root: Path) -> str:
         ),
         f"- Pinned build: JAX {cmp.pinned_jax} (requirements.txt), from the execution cache of `make html` "
         f"(executed {', '.join(cmp.pinned_dates) or '?'}).",
-        f"- Timings: the median drift/pinned ratio of all {n_timings} measurements is {bookfacts.fmt_ratio(factor)}"
+        f"- Timings: the median drift/pinned ratio of all {n_timings} measurements is {bookfacts.records.fmt_ratio(factor)}"
         + (
             ": the drift build ran on a busier (or another) machine, so every timing moved; the last column of "
             "each timings table divides by this ratio."
@@ -845,11 +868,18 @@ def render(cmp: Comparison, root: Path) -> str:
         out += ["## Build warnings", "", *(f"- {w}" for w in cmp.build_warnings), ""]
     for c in changed:
         out += [f"## {c.source}", ""]
-        for title, items in [("Failing cells", c.failures), ("Broken checks (the book's own assertions)", c.checks),
-                             ("Deliberate errors that changed", c.deliberate),
-                             ("New warnings (a DeprecationWarning is an error in the book)", c.warnings),
-                             ("Sphinx warnings", [*c.sphinx[:SPHINX_SHOWN], f"… {len(c.sphinx) - SPHINX_SHOWN} more"]
-                              if len(c.sphinx) > SPHINX_SHOWN + 1 else c.sphinx)]:  # fmt: skip
+        for title, items in [
+            ("Failing cells", c.failures),
+            ("Broken checks (the book's own assertions)", c.checks),
+            ("Deliberate errors that changed", c.deliberate),
+            ("New warnings (a DeprecationWarning is an error in the book)", c.warnings),
+            (
+                "Sphinx warnings",
+                [*c.sphinx[:SPHINX_SHOWN], f"… {len(c.sphinx) - SPHINX_SHOWN} more"]
+                if len(c.sphinx) > SPHINX_SHOWN + 1
+                else c.sphinx,
+            ),
+        ]:
             if items:
                 out += [f"### {title}", "", *(f"- {item}" for item in items), ""]
         if c.glue:
@@ -865,16 +895,21 @@ def render(cmp: Comparison, root: Path) -> str:
             ]
             out.append("")
         if c.flagged_timings or c.slow_chapter:
-            out += [f"### Timings that moved more than {TIMING_FACTOR:g}× (median, drift/pinned)", "",
-                    f"| measurement | pinned | drift | drift/pinned | ÷ the build's {bookfacts.fmt_ratio(factor)} |",
-                    "|---|---|---|---|---|"]  # fmt: skip
+            out += [
+                f"### Timings that moved more than {TIMING_FACTOR:g}× (median, drift/pinned)",
+                "",
+                f"| measurement | pinned | drift | drift/pinned | ÷ the build's {bookfacts.records.fmt_ratio(factor)} |",
+                "|---|---|---|---|---|",
+            ]
             if c.slow_chapter:
                 a, b = c.seconds
                 out.append(f"| the whole chapter's execution | {a:.1f} s | {b:.1f} s | {b / a:.2f}× | |")
             for t in c.flagged_timings:
-                relative = bookfacts.fmt_ratio(t["ratio"] / factor if t["ratio"] and factor else None)
-                out.append(f"| {t['label']} | {bookfacts.fmt_seconds(t['pinned'])} | "
-                           f"{bookfacts.fmt_seconds(t['drift'])} | {bookfacts.fmt_ratio(t['ratio'])} | {relative} |")  # fmt: skip
+                relative = bookfacts.records.fmt_ratio(t["ratio"] / factor if t["ratio"] and factor else None)
+                out.append(
+                    f"| {t['label']} | {bookfacts.records.fmt_seconds(t['pinned'])} | "
+                    f"{bookfacts.records.fmt_seconds(t['drift'])} | {bookfacts.records.fmt_ratio(t['ratio'])} | {relative} |"
+                )
             out.append("")
         if c.diffs:
             out += ["### Outputs that differ", ""]
@@ -891,7 +926,7 @@ def issue_body(report: str, limit: int = ISSUE_LIMIT) -> str:
 
 
 def package_changes(python: Path, book: Path) -> list[str]:
-    locked = bookfacts.pins(book / "requirements.txt")
+    locked = bookfacts.requirements.pins(book / "requirements.txt")
     installed = installed_versions(python)
     changes = [f"{n} {v} → {installed[n]}" for n, v in locked.items() if n in installed and installed[n] != v]
     changes += [
@@ -910,8 +945,8 @@ def write_outputs(**values) -> None:
 
 def pinned_problems(book: Path) -> list[str]:
     problems = []
-    for docname in bookfacts.chapters(book):
-        _, record = bookfacts.cache_record(book, docname)
+    for docname in bookfacts.book.chapters(book):
+        _, record = bookfacts.cache.cache_record(book, docname)
         if record is None:
             problems.append(docname)
     return problems
@@ -920,7 +955,7 @@ def pinned_problems(book: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jax", default="latest", help="a JAX version, or latest (default)")
-    parser.add_argument("--book", type=Path, default=bookfacts.ROOT, help="book folder")
+    parser.add_argument("--book", type=Path, default=bookfacts.book.ROOT, help="book folder")
     parser.add_argument("--python", type=Path, help="build with this Python instead of a drift environment")
     parser.add_argument("--label", help="the drift build's folder name (default: the version)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra environment")
@@ -934,18 +969,22 @@ def main(argv: list[str] | None = None) -> int:
 
     stale = pinned_problems(book)
     if stale:
-        print(f"The pinned build is missing or out of date for {', '.join(stale)}: run `make html` first.",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"The pinned build is missing or out of date for {', '.join(stale)}: run `make html` first.",
+            file=sys.stderr,
+        )
         return 2
-    pinned = bookfacts.pinned_jax(book)
+    pinned = bookfacts.requirements.pinned_jax(book)
     version = args.jax if args.python else resolve_version(args.jax, sys.executable)
     label = args.label or version
     folder = book / "_build" / "drift" / label
     report_path = folder / "report.md"
     if args.jax == "latest" and version == pinned and not args.python:
         folder.mkdir(parents=True, exist_ok=True)
-        report_path.write_text(f"# Drift report: JAX {version}\n\n**No drift**: the newest JAX on the package "
-                               f"index, {version}, is the pinned version. Nothing to compare.\n")  # fmt: skip
+        report_path.write_text(
+            f"# Drift report: JAX {version}\n\n**No drift**: the newest JAX on the package "
+            f"index, {version}, is the pinned version. Nothing to compare.\n"
+        )
         print(report_path.read_text())
         write_outputs(version=version, changed="false", report=report_path)
         return 0
@@ -980,14 +1019,22 @@ def main(argv: list[str] | None = None) -> int:
         report = render(cmp, book)
         report_path.write_text(report)
         (folder / "issue.md").write_text(issue_body(report))
-        summary = {"label": label, "pinned_jax": cmp.pinned_jax, "drift_jax": cmp.drift_jax,
-                   "changed": cmp.changed, "build_seconds": seconds,
-                   "chapters": {c.docname: c.counts for c in cmp.chapters}}  # fmt: skip
+        summary = {
+            "label": label,
+            "pinned_jax": cmp.pinned_jax,
+            "drift_jax": cmp.drift_jax,
+            "changed": cmp.changed,
+            "build_seconds": seconds,
+            "chapters": {c.docname: c.counts for c in cmp.chapters},
+        }
         (folder / "drift.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
     print(report.split("\n## ", 1)[0] if cmp.changed else report)
     print(f"Report: {report_path}")
-    write_outputs(version=cmp.drift_jax if args.python else version, changed=str(cmp.changed).lower(),
-                  report=report_path)  # fmt: skip
+    write_outputs(
+        version=cmp.drift_jax if args.python else version,
+        changed=str(cmp.changed).lower(),
+        report=report_path,
+    )
     return 0
 
 

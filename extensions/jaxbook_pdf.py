@@ -1,4 +1,4 @@
-"""Local Sphinx extension: the book's PDF on the site (made by `make pdf`, tools/make_pdf.py).
+"""Local Sphinx extension: the book's PDF on the site (made by `make pdf`, scripts/make_pdf.py).
 
 When `_build/pdf/learn-jax.pdf` exists (with `learn-jax.json`, written by
 make_pdf.py after printing it), the HTML build:

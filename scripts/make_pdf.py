@@ -4,7 +4,7 @@
    `make html` (`_build/.staging`; cell outputs come from the execution cache, so no
    chapter runs again) writes every page of `_toc.yml`, in order, as one HTML page:
    `_build/pdf/html/<root>.html`. Links between pages become links inside it.
-2. **Print.** The system Chromium (siteaudit.py: $JAXBOOK_CHROMIUM or Debian's
+2. **Print.** The system Chromium (headless.py: $JAXBOOK_CHROMIUM or Debian's
    /usr/bin/chromium), driven by Playwright, opens that page, waits for MathJax to
    typeset every equation, prepares it for paper (PRINT_CSS, prepare() below: a
    title page with the build's device, JAX version and dates from its
@@ -15,7 +15,7 @@
    carries the page numbers that the first print gave each entry.
 3. **Publish.** `_build/pdf/learn-jax.pdf` and `learn-jax.json` (pages, bytes,
    date); then `make html`'s build runs again, so that every page of the site gets
-   its download entry and the landing page the PDF's size (tools/jaxbook_pdf.py
+   its download entry and the landing page the PDF's size (extensions/jaxbook_pdf.py
    reads both files; its pages are written again, nothing is executed).
 
 `--stage sources|print|publish` runs one step (the publish workflow makes the sources
@@ -36,12 +36,14 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extensions"))  # bookfacts, jaxbook_*
+
 import bookfacts
 import build
-import siteaudit
+import headless
 
-PDF_NAME = "learn-jax.pdf"  # also in tools/jaxbook_pdf.py (which must not import Playwright)
-OUT = bookfacts.ROOT / "_build" / "pdf"
+PDF_NAME = "learn-jax.pdf"  # also in extensions/jaxbook_pdf.py (which must not import Playwright)
+OUT = bookfacts.book.ROOT / "_build" / "pdf"
 SINGLEHTML = "singlehtml"
 
 # What paper needs that a screen does not. The theme's own print rules already drop
@@ -260,13 +262,13 @@ def make_sources(book: Path, out: Path) -> Path:
 
 def title_facts(html: Path) -> list[str]:
     """Where and when the book was executed (the site's timings.json), and when printed."""
-    doc = bookfacts.load_timings(html / "timings.json")
+    doc = bookfacts.records.load_timings(html / "timings.json")
     b = doc["build"]
     dates = b["dates"]
     when = dates[0] if len(set(dates)) == 1 else f"{dates[0]} to {dates[-1]}"
     return [
         f"Executed on {', '.join(b['devices'])} with JAX {', '.join(b['jax_versions'])}, {when}.",
-        f"Printed {datetime.date.today().isoformat()}. The book online: {bookfacts.config()['site_url']}/",
+        f"Printed {datetime.date.today().isoformat()}. The book online: {bookfacts.book.config()['site_url']}/",
     ]
 
 
@@ -274,7 +276,7 @@ def print_pdf(book: Path, html: Path, target: Path) -> dict:
     """Print the singlehtml page to `target`; returns what the layout step did."""
     from playwright.sync_api import sync_playwright
 
-    problem = siteaudit.missing_chromium_message()
+    problem = headless.missing_chromium_message()
     if problem:
         raise SystemExit(problem)
     root, parts = toc_parts(book)
@@ -295,8 +297,8 @@ def print_pdf(book: Path, html: Path, target: Path) -> dict:
         outline=True,
         tagged=True,
     )
-    with siteaudit.serve(html) as base, sync_playwright() as p:
-        browser = siteaudit.launch(p)
+    with headless.serve(html) as base, sync_playwright() as p:
+        browser = headless.launch(p)
         try:
             page = browser.new_context(color_scheme="light").new_page()
             page.goto(base + f"{root}.html", wait_until="networkidle")
@@ -432,7 +434,7 @@ def page_count(pdf: Path) -> int:
 
 
 def publish(book: Path, pdf: Path, pages: int) -> None:
-    """The facts the site shows (tools/jaxbook_pdf.py), then the site built again."""
+    """The facts the site shows (extensions/jaxbook_pdf.py), then the site built again."""
     info = {
         "file": pdf.name,
         "bytes": pdf.stat().st_size,
@@ -464,7 +466,7 @@ def up_to_date(out: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--book", type=Path, default=bookfacts.ROOT)
+    parser.add_argument("--book", type=Path, default=bookfacts.book.ROOT)
     parser.add_argument("--stage", choices=("all", "sources", "print", "publish"), default="all")
     args = parser.parse_args(argv)
     book = args.book.resolve()

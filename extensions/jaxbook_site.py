@@ -1,7 +1,7 @@
 """Local Sphinx extension: what the site needs in a browser.
 
 1. MathJax is served from the site itself: `_vendor/` (MathJax 3.2.2, see
-   tools/vendor_mathjax.py) is added to the static files here, after
+   scripts/vendor_mathjax.py) is added to the static files here, after
    jupyter-book has added every .js/.css under `_static/` to every page (so
    MathJax's many files are copied, not all loaded); `mathjax_path` in
    _config.yml points at it.
@@ -13,7 +13,7 @@
    the relative @import against the page (axe-core does, and requested a
    missing /basic.css: a 404 on every page).
 
-3. A change to the site's own static files or to the book's code (tools/) is
+3. A change to the site's own static files or to the book's extensions (extensions/) is
    published. Sphinx copies static files only when some page is written, so
    after editing only _static/jaxbook.css, `make html` said "no targets are
    out of date" and kept the old stylesheet. When the static files change, the
@@ -99,7 +99,7 @@ def _static_fingerprint(app) -> list:
 
 def _rebuild_when_static_files_change(app, env, added, changed, removed):
     """Static files changed: write the root page (Sphinx then copies them all).
-    The book's own code (tools/) changed: read and write every page again (their
+    The book's extensions (extensions/) changed: read and write every page again (their
     outputs still come from the execution cache)."""
     outdated = []
     code = _fingerprint([HERE])
@@ -130,7 +130,7 @@ def _inline_basic_css(app, exception):
         and all(line.lstrip().startswith("/*") for line in lines[:-1])
     ):
         theme_css.write_text(
-            "/* Sphinx's basic.css, inlined instead of @import-ed (tools/jaxbook_site.py) */\n"
+            "/* Sphinx's basic.css, inlined instead of @import-ed (extensions/jaxbook_site.py) */\n"
             + basic_css.read_text()
         )
 
@@ -244,14 +244,19 @@ def _page_metadata(app, pagename, templatename, context, doctree):
 def _toc_order(app) -> list[str]:
     import bookfacts
 
-    return [d for d in bookfacts.toc_files(Path(app.confdir)) if d in app.env.found_docs]
+    return [d for d in bookfacts.book.toc_files(Path(app.confdir)) if d in app.env.found_docs]
 
 
 def _complete_sitemap(app, exception):
     """Before sphinx-sitemap (priority 500) writes sitemap.xml."""
-    links = getattr(app, "sitemap_links", None)
-    if exception is not None or links is None or app.builder.format != "html":
+    if exception is not None or app.builder.format != "html" or "sphinx_sitemap" not in app.extensions:
         return
+    links = getattr(app, "sitemap_links", None)  # sphinx-sitemap's queue of pages, not public
+    if links is None:
+        raise RuntimeError(
+            "sphinx-sitemap no longer keeps its pages in app.sitemap_links (known in 2.9.0, "
+            "requirements.txt): update _complete_sitemap in extensions/jaxbook_site.py"
+        )
     import fnmatch
 
     while not links.empty():

@@ -1,4 +1,4 @@
-"""Build the book strictly: `python tools/build.py` (what `make html` and the tests run).
+"""Build the book strictly: `python scripts/build.py` (what `make html` and the tests run).
 
 * Backend: `--backend cpu` (the default, or $JAX_BACKEND) executes the chapters on
   the CPU, even where CUDA wheels are installed; `--backend cuda12` first checks
@@ -7,8 +7,9 @@
   execution cache records its backend and is dropped on a switch.
 * Executes every chapter (cached by jupyter-cache: unchanged chapters are not
   re-executed) and builds HTML with Sphinx warnings as errors (--keep-going, so
-  every warning is listed); then checks every executed chapter (deliberate errors
-  raise what they declare, nothing else raises, nothing on stderr, every cell ran).
+  every warning is listed). The build checks every executed chapter as it reads
+  it (extensions/jaxbook_executed.py: deliberate errors raise what they declare,
+  nothing else raises, nothing on stderr, every cell ran), as warnings.
 * Builds in `_build/.staging` and only on success replaces `_build/html` and
   `_build/colab` (the chapters as Colab notebooks), so a failed or interrupted
   build never loses or pollutes the last good site.
@@ -35,6 +36,8 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extensions"))  # bookfacts, jaxbook_*
+
 import bookfacts
 import check_gpu
 import jaxbook_colab
@@ -47,6 +50,10 @@ TIMEOUT = re.compile(
 )
 ERROR_LINE = re.compile(r"^(\w+(?:Error|Exception|Warning|Interrupt|Exit)\b:.*)$", re.M)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+WARNING = re.compile(r": (WARNING|ERROR|CRITICAL): ")
+WRITTEN = re.compile(r"^writing output\.\.\. \[\s*\d+%\] (\S+)$")
+# myst-nb's own lines about a failed execution: the cell error itself is reported.
+EXECUTION_NOISE = ("[mystnb.exec]",)
 # jupyter-book's closing banner points at the staging folder, not where the site
 # ends up: those lines are dropped (the real location is printed at the end).
 STAGING_BANNER = ("You can look at your book", "Or paste this line", "Your book's HTML pages are here")
@@ -56,8 +63,8 @@ KERNEL_NOISE = "[IPKernelApp] WARNING | Kernel is running over TCP without encry
 
 def check_toc(book: Path) -> list[str]:
     problems = []
-    for docname in bookfacts.toc_files(book):
-        if bookfacts.source_path(book, docname) is None:
+    for docname in bookfacts.book.toc_files(book):
+        if bookfacts.book.source_path(book, docname) is None:
             problems.append(
                 f"_toc.yml names '{docname}', but neither {docname}.md nor {docname}.ipynb exists in {book}"
             )
@@ -69,7 +76,7 @@ def cell_location(source: Path, cell_source: str, prefix: bool = False) -> str:
     `prefix`, the first one whose source starts with it)."""
     cell = cell_source.strip("\n")
     where = ""
-    nb = bookfacts.read_notebook(source)
+    nb = bookfacts.reading.read_notebook(source)
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     for number, c in enumerate(code_cells, start=1):
         if c.source.strip("\n") == cell or (prefix and c.source.strip("\n").startswith(cell)):
@@ -85,7 +92,7 @@ def cell_location(source: Path, cell_source: str, prefix: bool = False) -> str:
 def describe_failure(book: Path, reports: Path, report: Path) -> str:
     """'chapters/x.md, code cell 3 (line 42): ValueError: boom' from a report."""
     docname = report.relative_to(reports).as_posix().removesuffix(".err.log")
-    source = bookfacts.source_path(book, docname)
+    source = bookfacts.book.source_path(book, docname)
     text = ANSI.sub("", report.read_text(errors="replace"))
     where = f"{source.relative_to(book) if source else docname}"
     timeout = TIMEOUT.search(text)
@@ -101,20 +108,6 @@ def describe_failure(book: Path, reports: Path, report: Path) -> str:
         where += cell_location(source, match.group(1))
     errors = ERROR_LINE.findall(text)
     return f"{where}: {errors[-1] if errors else 'execution failed'}"
-
-
-def chapter_problems(book: Path) -> list[str]:
-    """What the executed chapters break (see bookfacts.notebook_problems)."""
-    problems = []
-    for docname in bookfacts.chapters(book):
-        try:
-            nb = bookfacts.executed_notebook(book, docname)
-        except KeyError as exc:
-            problems.append(str(exc))
-            continue
-        source = bookfacts.source_path(book, docname).relative_to(book)
-        problems += [f"{source}, {p}" for p in bookfacts.notebook_problems(nb)]
-    return problems
 
 
 def swap_in(src: Path, dest: Path) -> None:
@@ -154,7 +147,7 @@ def build_lock(out: Path):
 def switch_backend(out: Path, backend: str) -> None:
     """Drop the execution cache and the incremental build state when they were made
     with another backend (a cache without a record is a CPU one)."""
-    cache, record = bookfacts.cache_path(out.parent), out / ".jupyter_cache" / "jax-backend"
+    cache, record = bookfacts.cache.cache_path(out.parent), out / ".jupyter_cache" / "jax-backend"
     if cache.is_dir():
         made_with = record.read_text().strip() if record.exists() else "cpu"
         if made_with != backend:
@@ -165,7 +158,11 @@ def switch_backend(out: Path, backend: str) -> None:
     record.write_text(backend + "\n")
 
 
-def run_jupyter_book(book: Path, staging: Path, fresh: bool, backend: str, *options: str) -> int:
+def run_jupyter_book(
+    book: Path, staging: Path, fresh: bool, backend: str, *options: str, log: list[str] | None = None
+) -> int:
+    """Run jupyter-book (strict), showing its output; each line of it also goes into
+    `log`, without colour codes."""
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(book), "--path-output", str(staging), "-W", "--keep-going", *options]
     if fresh:
@@ -189,6 +186,8 @@ def run_jupyter_book(book: Path, staging: Path, fresh: bool, backend: str, *opti
             quiet = line.strip().startswith(STAGING_BANNER) or line.startswith(KERNEL_NOISE)
             if ".staging/_build/html" not in line and not quiet:
                 print(line, end="", flush=True)
+            if log is not None:
+                log.append(ANSI.sub("", line).strip())
         return proc.wait()
     except KeyboardInterrupt:
         # Stop the build and its kernels quietly (their tracebacks say nothing useful).
@@ -217,7 +216,7 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
             print(f"BUILD FAILED: GPU CHECK FAILED: {exc}", file=sys.stderr)
             return 1
     switch_backend(out, backend)
-    damaged = bookfacts.drop_damaged_cache_entries(book)
+    damaged = bookfacts.cache.drop_damaged_cache_entries(book)
     for line in damaged:
         print(line, flush=True)
 
@@ -230,13 +229,14 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
     fresh = rebuild_all or not last_ok.exists() or bool(damaged)  # re-read to re-execute
     last_ok.unlink(missing_ok=True)
     start = time.perf_counter()
-    returncode = run_jupyter_book(book, staging, fresh, backend)
+    log: list[str] = []
+    returncode = run_jupyter_book(book, staging, fresh, backend, log=log)
     elapsed = time.perf_counter() - start
 
     reports = sorted((staged_html / "reports").rglob("*.err.log"))
     failures = [f"cell error in {describe_failure(book, staged_html / 'reports', r)}" for r in reports]
-    if returncode == 0 and not reports:
-        failures = [f"chapter check failed: {p}" for p in chapter_problems(book)]
+    # Chapter checks are warnings of the build itself (extensions/jaxbook_executed.py).
+    failures += [w for w in log if WARNING.search(w) and not w.endswith(EXECUTION_NOISE)]
     if returncode != 0 or failures:
         print(f"\nBUILD FAILED after {elapsed:.0f} s.", file=sys.stderr)
         for failure in failures:
@@ -248,12 +248,17 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
 
     # The chapters as notebooks (jaxbook_colab.py): the Colab buttons open them
     # (pushed to their branch on publish), the pages' ".ipynb" download serves them.
-    # Their prose comes from a second, writing-only pass with the markdown builder.
-    print("Writing the chapters as notebooks (prose: markdown builder; code and outputs: the cache)...")
-    # Without earlier output, the builder writes every chapter (reading nothing again).
-    shutil.rmtree(staging / "_build" / jaxbook_colab.MARKDOWN_BUILDER, ignore_errors=True)
-    if (
-        run_jupyter_book(
+    # Their prose comes from a second, writing-only pass with the markdown builder,
+    # for the pages this build wrote (the others keep their Markdown and notebook:
+    # nothing they are made of changed). No chapter written: no second pass.
+    markdown = staging / "_build" / jaxbook_colab.MARKDOWN_BUILDER
+    for line in log:
+        if written := WRITTEN.match(line):
+            (markdown / f"{written[1]}.md").unlink(missing_ok=True)
+    chapters = bookfacts.book.chapters(book)
+    if not all((markdown / f"{docname}.md").exists() for docname in chapters):
+        print("Writing the chapters as notebooks (prose: markdown builder; code and outputs: the cache)...")
+        code = run_jupyter_book(
             book,
             staging,
             False,
@@ -263,15 +268,19 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
             "--custom-builder",
             jaxbook_colab.MARKDOWN_BUILDER,
         )
-        != 0
-    ):
-        print(
-            "\nBUILD FAILED: the markdown pass for the Colab notebooks failed (see above).", file=sys.stderr
-        )
-        return 1
+        if code != 0:
+            print(
+                "\nBUILD FAILED: the markdown pass for the Colab notebooks failed (see above).",
+                file=sys.stderr,
+            )
+            return 1
     colab = staging / "colab"
-    shutil.rmtree(colab, ignore_errors=True)
-    jaxbook_colab.write_notebooks(book, staging / "_build" / jaxbook_colab.MARKDOWN_BUILDER, colab)
+    for stale in {p.relative_to(colab).with_suffix("").as_posix() for p in colab.rglob("*.ipynb")} - set(
+        chapters
+    ):
+        (colab / f"{stale}.ipynb").unlink()  # a chapter that left the book
+    read = staging / "_build" / "jupyter_execute"  # each chapter as the build read it
+    jaxbook_colab.write_notebooks(book, markdown, colab, read)
     jaxbook_colab.install_downloads(colab, staged_html)
     swap_in(staged_html, out / "html")
     swap_in(colab, out / "colab")
@@ -279,17 +288,17 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
 
     print(f"\nBuilt in {elapsed:.1f} s (JAX_BACKEND={backend}). Open {out / 'html' / 'index.html'}")
     print("Chapter execution times (from the execution cache):")
-    for line in bookfacts.execution_lines(book):
+    for line in bookfacts.cache.execution_lines(book, read):
         print(f"  {line}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--book", type=Path, default=bookfacts.ROOT, help="book folder")
+    parser.add_argument("--book", type=Path, default=bookfacts.book.ROOT, help="book folder")
     parser.add_argument(
         "--backend",
-        choices=bookfacts.BACKENDS,
+        choices=bookfacts.book.BACKENDS,
         default=os.environ.get("JAX_BACKEND") or "cpu",
         help="cpu (default; $JAX_BACKEND) or cuda12",
     )
@@ -300,8 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     # background job of a non-interactive shell, nohup, some CI runners): Python
     # then installs no handler of its own and KeyboardInterrupt would never come.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    if args.backend not in bookfacts.BACKENDS:
-        parser.error(f"JAX_BACKEND must be one of {', '.join(bookfacts.BACKENDS)}, not {args.backend!r}")
+    if args.backend not in bookfacts.book.BACKENDS:
+        parser.error(f"JAX_BACKEND must be one of {', '.join(bookfacts.book.BACKENDS)}, not {args.backend!r}")
     try:
         with build_lock(book / "_build"):
             return build(book, args.backend, args.all)

@@ -5,7 +5,7 @@ every page (`ogp_image` in _config.yml); a build neither draws nor downloads it.
 Run this after changing the logo (images/logo.svg) or the book's title or
 address, and commit the PNG:
 
-    .venv/bin/python tools/make_social_card.py
+    .venv/bin/python scripts/make_social_card.py
 
 It is drawn by the system Chromium (the one the browser tests use), from the
 logo, the title in `_config.yml` and the site's address.
@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import html
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extensions"))  # bookfacts, jaxbook_*
 
 import bookfacts
-import siteaudit
+import headless
 
-ROOT = bookfacts.ROOT
+ROOT = bookfacts.book.ROOT
 OUT = ROOT / "_static" / "social-card.png"
 WIDTH, HEIGHT = 1200, 630
 TAGLINE = "An open book that teaches JAX by running it: every output, figure and timing was produced by executing the chapter."
 
 
 def card_html() -> str:
-    facts = bookfacts.config(ROOT)
+    facts = bookfacts.book.config(ROOT)
     logo = (ROOT / "images" / "logo.svg").read_text()
     address = facts["site_url"].removeprefix("https://")
     return f"""<!doctype html><html><head><meta charset="utf-8"><style>
@@ -48,14 +51,14 @@ def card_html() -> str:
 
 
 def main() -> int:
-    problem = siteaudit.missing_chromium_message()
+    problem = headless.missing_chromium_message()
     if problem:
         print(problem, file=sys.stderr)
         return 2
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = siteaudit.launch(p)
+        browser = headless.launch(p)
         try:
             page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT}, device_scale_factor=1)
             page.set_content(card_html())

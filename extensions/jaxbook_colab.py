@@ -9,14 +9,15 @@ repository. How it is made:
    substituted, references resolved). After the HTML build, build.py runs the
    same book once more with the `markdown` builder of sphinx-markdown-builder
    (a maintained Sphinx extension; the parsed chapters are reused, nothing is
-   executed or read again). Here, before it writes a chapter
+   executed or read again), for the chapter pages the HTML build wrote (none
+   written: no second run, the notebooks are kept). Here, before it writes a chapter
    (`doctree-resolved`), every code cell is replaced by a marker, MyST-only
    constructs are turned into what Jupyter renders (admonitions into block
    quotes with a bold title, dropdowns into <details>), and every link and
    image is made absolute on the published site (`html.baseurl`).
 2. The notebook (`write_notebooks`): the Markdown is split at the markers, and
-   the code cells come from the chapter as executed (jupyter-cache), outputs
-   included; cells the page hides become Colab form cells (`cellView: form`,
+   the code cells come from the chapter as executed (the notebook the build wrote
+   when it read the chapter, outputs from jupyter-cache), outputs included; cells the page hides become Colab form cells (`cellView: form`,
    a `# @title` line), i.e. collapsed; deliberate-error cells start with
    `%%expect_exception NAME`. In front: a note about the runtime and a cell that
    installs the book's JAX (with its CUDA 12 plugin on a GPU runtime) when the
@@ -25,7 +26,7 @@ repository. How it is made:
    branch `sphinx.config.jaxbook_colab_branch`) and each page's `.ipynb`
    download (`install_downloads`). The pages' Colab buttons point at that branch
    (`html-page-context`). Repository and branch are read from `_config.yml` only;
-   `python tools/jaxbook_colab.py --branch` prints the branch for the workflow.
+   `python extensions/jaxbook_colab.py --branch` prints the branch for the workflow.
 """
 
 from __future__ import annotations
@@ -47,10 +48,17 @@ MARKER = "JAXBOOKCELL{:06d}"
 MARKER_LINE = re.compile(r"^JAXBOOKCELL(\d{6})$", re.M)
 DETAILS_OPEN, DETAILS_CLOSE = "JAXBOOKDETAILSOPEN", "JAXBOOKDETAILSCLOSE"
 ADMONITION_TITLES = {
-    "note": "Note", "warning": "Warning", "tip": "Tip", "important": "Important", "hint": "Hint",
-    "caution": "Caution", "attention": "Attention", "danger": "Danger", "error": "Error",
+    "note": "Note",
+    "warning": "Warning",
+    "tip": "Tip",
+    "important": "Important",
+    "hint": "Hint",
+    "caution": "Caution",
+    "attention": "Attention",
+    "danger": "Danger",
+    "error": "Error",
     "seealso": "See also",
-}  # fmt: skip
+}
 # Titles of the collapsed (form) cells, by what the page does with the cell.
 TITLES = {
     "setup": "Setup: the helpers every chapter uses (`measure`, `glue`, short tracebacks). Run it first.",
@@ -64,8 +72,8 @@ TITLES = {
 # --- the Colab button --------------------------------------------------------------
 
 
-def colab_url(docname: str, book: Path = bookfacts.ROOT) -> str:
-    settings = bookfacts.config(book)
+def colab_url(docname: str, book: Path = bookfacts.book.ROOT) -> str:
+    settings = bookfacts.book.config(book)
     return (
         f"https://colab.research.google.com/github/{settings['repository']}/blob/"
         f"{settings['colab_branch']}/{docname}.ipynb"
@@ -86,7 +94,7 @@ def _point_colab_at_notebooks(app, pagename, templatename, context, doctree):
 
 
 def _site_url(app, docname: str, anchor: str = "") -> str:
-    site = bookfacts.config(Path(app.confdir))["site_url"]
+    site = bookfacts.book.config(Path(app.confdir))["site_url"]
     return f"{site}/{docname}.html" + (f"#{anchor}" if anchor else "")
 
 
@@ -132,8 +140,12 @@ def _prepare_for_notebook(app, doctree, docname):
             title = ADMONITION_TITLES.get(node.tagname, node.tagname.title())
             body = list(node.children)
         if "dropdown" in node.get("classes", []):
-            replacement = [nodes.paragraph(text=DETAILS_OPEN), nodes.paragraph(text=title), *body,
-                           nodes.paragraph(text=DETAILS_CLOSE)]  # fmt: skip
+            replacement = [
+                nodes.paragraph(text=DETAILS_OPEN),
+                nodes.paragraph(text=title),
+                *body,
+                nodes.paragraph(text=DETAILS_CLOSE),
+            ]
         else:
             replacement = [_blockquote(title, body)]
         node.replace_self(replacement)
@@ -148,7 +160,7 @@ def _prepare_for_notebook(app, doctree, docname):
             images = app.env.images
             key = next((k for k in images if k == uri or Path(k).name == Path(uri).name), None)
             name = images[key][1] if key else Path(uri).name
-            image["uri"] = f"{bookfacts.config(Path(app.confdir))['site_url']}/_images/{name}"
+            image["uri"] = f"{bookfacts.book.config(Path(app.confdir))['site_url']}/_images/{name}"
 
 
 def _markdown_translator():
@@ -208,7 +220,7 @@ if any(installed(name) != "{version}" for name in wanted):
 
 
 def runtime_note(book: Path, docname: str, executed: dict | None) -> str:
-    settings = bookfacts.config(book)
+    settings = bookfacts.book.config(book)
     page = f"{settings['site_url']}/{docname}.html"
     if executed:
         where = (
@@ -230,29 +242,29 @@ def runtime_note(book: Path, docname: str, executed: dict | None) -> str:
 
 def _visible_outputs(cell) -> list:
     """The outputs the page shows, without the glue records some of them carry."""
-    shown = bookfacts.visible_outputs(cell)
+    shown = bookfacts.checks.visible_outputs(cell)
     for out in shown:
         if "data" in out:
-            out.data = {m: v for m, v in out.data.items() if not m.startswith(bookfacts.GLUE_MIME)}
+            out.data = {m: v for m, v in out.data.items() if not m.startswith(bookfacts.checks.GLUE_MIME)}
     return shown
 
 
 def code_cell(source_cell, executed_cell, setup: bool):
     """The Colab cell for one of the chapter's code cells."""
-    tags = bookfacts.tags(source_cell)
+    tags = bookfacts.checks.tags(source_cell)
     cell = nbformat.v4.new_code_cell(source_cell.source, execution_count=executed_cell.execution_count)
     cell.outputs = [] if tags & {"remove-output", "remove-cell"} else _visible_outputs(executed_cell)
     title = next((TITLES[t] for t in ("hide-cell", "remove-cell", "remove-input") if t in tags), None)
     if setup:
         title = TITLES["setup"]
-    if source_cell.source.startswith(bookfacts.CHECK_CELL):
+    if source_cell.source.startswith(bookfacts.checks.CHECK_CELL):
         title = TITLES["check"]
     if "raises-exception" in tags:
         # Colab ignores tags and would stop "Run all" here; the magic checks the class.
         cell.source = f"%%expect_exception {source_cell.metadata['raises']}\n{cell.source}"
     elif title:
         body = re.sub(r"\A# Solution[^\n]*\n", "", cell.source) if "hide-cell" in tags else cell.source
-        body = re.sub(rf"\A{bookfacts.CHECK_CELL}[^\n]*\n", "", body)
+        body = re.sub(rf"\A{bookfacts.checks.CHECK_CELL}[^\n]*\n", "", body)
         cell.source = f"# @title {title}\n{body}"
         cell.metadata["cellView"] = "form"
     return cell
@@ -276,10 +288,13 @@ def clean_markdown(text: str) -> str:
     return text.strip("\n")
 
 
-def notebook(book: Path, docname: str, markdown: str):
-    """The Colab notebook of one chapter."""
-    source = bookfacts.read_notebook(bookfacts.source_path(book, docname))
-    executed = bookfacts.executed_notebook(book, docname)
+def notebook(book: Path, docname: str, markdown: str, read: Path | None = None):
+    """The Colab notebook of one chapter (`read`: bookfacts.cache.cache_record)."""
+    if read is not None:
+        source = nbformat.reader.reads((read / f"{docname}.ipynb").read_text(encoding="utf8"))
+    else:
+        source = bookfacts.reading.read_notebook(bookfacts.book.source_path(book, docname))
+    executed = bookfacts.cache.executed_notebook(book, docname, read)
     ran = [c for c in executed.cells if c.cell_type == "code"]
     code_indices = [i for i, c in enumerate(source.cells) if c.cell_type == "code"]
     if len(ran) != len(code_indices):
@@ -289,7 +304,7 @@ def notebook(book: Path, docname: str, markdown: str):
     by_index = dict(zip(code_indices, ran, strict=True))
     head, segments = markdown_segments(markdown)
     after = dict(segments)
-    info = bookfacts.execution_info(executed)
+    info = bookfacts.records.execution_info(executed)
 
     cells = []
 
@@ -304,7 +319,7 @@ def notebook(book: Path, docname: str, markdown: str):
         title, head = "", f"{title}\n{head}"
     add_markdown(title)
     cells.append(nbformat.v4.new_markdown_cell(runtime_note(book, docname, info)))
-    cells.append(nbformat.v4.new_code_cell(install_cell(bookfacts.pinned_jax(book))))
+    cells.append(nbformat.v4.new_code_cell(install_cell(bookfacts.requirements.pinned_jax(book))))
     add_markdown(head)
     # Every code cell in its order. The Markdown that follows a shown cell on the
     # page comes after it and after the cells the page does not show (remove-cell)
@@ -336,14 +351,22 @@ def notebook(book: Path, docname: str, markdown: str):
     return nb
 
 
-def write_notebooks(book: Path, markdown_dir: Path, out: Path) -> list[Path]:
-    """Every chapter's Colab notebook into out/<docname>.ipynb."""
+def write_notebooks(book: Path, markdown_dir: Path, out: Path, read: Path | None = None) -> list[Path]:
+    """Every chapter's Colab notebook into out/<docname>.ipynb (`read`: the folder
+    where the build wrote each chapter as it read it, see bookfacts.cache.cache_record).
+    A notebook newer than what it is made of (its prose, `_config.yml` and the pinned
+    JAX of requirements.txt) is kept: its executed code comes with its prose, which
+    the build writes again whenever it writes the page."""
     written = []
-    for docname in bookfacts.chapters(book):
-        markdown = (markdown_dir / f"{docname}.md").read_text()
+    for docname in bookfacts.book.chapters(book):
         path = out / f"{docname}.ipynb"
+        prose = markdown_dir / f"{docname}.md"
+        made_of = (prose, book / "_config.yml", book / "requirements.txt")
+        if path.exists() and path.stat().st_mtime_ns > max(p.stat().st_mtime_ns for p in made_of):
+            continue
+        markdown = prose.read_text()
         path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook(book, docname, markdown), path)
+        nbformat.write(notebook(book, docname, markdown, read), path)
         written.append(path)
     return written
 
@@ -372,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--branch", action="store_true", help="print the branch the notebooks are pushed to")
     args = parser.parse_args(argv)
     if args.branch:
-        print(bookfacts.config()["colab_branch"])
+        print(bookfacts.book.config()["colab_branch"])
     return 0
 
 

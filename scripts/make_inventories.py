@@ -1,4 +1,4 @@
-"""Write the API inventories the book links to: `python tools/make_inventories.py`.
+"""Write the API inventories the book links to: `python scripts/make_inventories.py`.
 
 The pages link every name they use from JAX, NumPy, SciPy, scikit-learn and Python
 to its documentation (intersphinx for the prose, sphinx-codeautolink for the code).
@@ -21,7 +21,7 @@ writes `inventories/PROVENANCE.md` saying where each came from:
   entries whose names exist in the installed packages, on the projects' current
   docs sites.
 
-    python tools/make_inventories.py --jax-docs ~/src/jax --jax-tag jax-v0.11.0 \\
+    python scripts/make_inventories.py --jax-docs ~/src/jax --jax-tag jax-v0.11.0 \\
         --numpy-docs ~/src/numpy --numpy-tag v2.5.2 [--debian-dir /tmp/debs]
 """
 
@@ -38,9 +38,11 @@ from pathlib import Path
 
 import sphobjinv as soi
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extensions"))  # bookfacts, jaxbook_*
+
 import bookfacts
 
-OUT = bookfacts.ROOT / "inventories"
+OUT = bookfacts.book.ROOT / "inventories"
 SITES = {  # project: (docs site, the form of every URL of its inventory)
     "jax": ("https://docs.jax.dev/en/latest/", r"(_autosummary/[\w.]+\.html|[\w.-]+\.html#[\w.-]+)"),
     "numpy": ("https://numpy.org/doc/stable/", r"([\w-]+/)*(generated/[\w.]+\.html|[\w.-]+\.html#[\w.-]+)"),
@@ -87,13 +89,18 @@ def role(obj) -> str:
 
 def documented_names(docs: Path, tag: str, subdir: str) -> dict[str, str]:
     """{full name: URI} of everything the docs document with autodoc directives."""
-    files = subprocess.run(["git", "-C", str(docs), "ls-tree", "-r", "--name-only", tag, subdir],
-                           check=True, capture_output=True, text=True).stdout.split()  # fmt: skip
+    files = subprocess.run(
+        ["git", "-C", str(docs), "ls-tree", "-r", "--name-only", tag, subdir],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     found: dict[str, str] = {}
     for file in sorted(f for f in files if f.endswith((".rst", ".md"))):
         page = file.removeprefix(subdir).lstrip("/").rsplit(".", 1)[0]
-        text = subprocess.run(["git", "-C", str(docs), "show", f"{tag}:{file}"], check=True,
-                              capture_output=True, text=True).stdout  # fmt: skip
+        text = subprocess.run(
+            ["git", "-C", str(docs), "show", f"{tag}:{file}"], check=True, capture_output=True, text=True
+        ).stdout
         module, lines, i = "", text.splitlines(), 0
         while i < len(lines):
             match = DIRECTIVE.match(lines[i])
@@ -146,9 +153,11 @@ def from_docs(project: str, docs: Path, tag: str, subdir: str) -> tuple[soi.Inve
         if obj is not None:
             kept[name] = (role(obj), uri)
     version = importlib.import_module(project).__version__
-    note = (f"{len(kept)} of the {len(found)} names that the docs sources of {project} at tag "
-            f"`{tag}` document (autodoc directives in `{subdir}/`), those that exist in the installed "
-            f"{project} {version}")  # fmt: skip
+    note = (
+        f"{len(kept)} of the {len(found)} names that the docs sources of {project} at tag "
+        f"`{tag}` document (autodoc directives in `{subdir}/`), those that exist in the installed "
+        f"{project} {version}"
+    )
     return inventory(project, tag, kept), note
 
 
@@ -164,8 +173,15 @@ def from_debian(project: str, debian_dir: Path) -> tuple[soi.Inventory, str]:
         source = soi.Inventory(Path(tmp, member))
     kept = {}
     for obj in source.objects:
-        if obj.domain != "py" or obj.role not in ("module", "class", "function", "method", "exception",
-                                                  "attribute", "data"):  # fmt: skip
+        if obj.domain != "py" or obj.role not in (
+            "module",
+            "class",
+            "function",
+            "method",
+            "exception",
+            "attribute",
+            "data",
+        ):
             continue
         if modules and obj.name.split(".")[0] not in modules:
             continue
@@ -175,9 +191,11 @@ def from_debian(project: str, debian_dir: Path) -> tuple[soi.Inventory, str]:
     installed = (
         sys.version.split()[0] if project == "python" else importlib.import_module(modules[0]).__version__
     )
-    note = (f"{len(kept)} of the {len(source.objects)} entries of the `objects.inv` in Debian's "
-            f"`{deb.name}` ({source.project} {source.version}): the Python-domain objects that exist "
-            f"in the installed {'Python' if project == 'python' else modules[0]} {installed}")  # fmt: skip
+    note = (
+        f"{len(kept)} of the {len(source.objects)} entries of the `objects.inv` in Debian's "
+        f"`{deb.name}` ({source.project} {source.version}): the Python-domain objects that exist "
+        f"in the installed {'Python' if project == 'python' else modules[0]} {installed}"
+    )
     return inventory(source.project, source.version, kept), note
 
 
@@ -196,10 +214,14 @@ def main(argv: list[str] | None = None) -> int:
         "numpy": from_docs("numpy", args.numpy_docs, args.numpy_tag, "doc/source"),
         **{project: from_debian(project, args.debian_dir) for project in DEBIAN},
     }
-    lines = ["# Where the API inventories come from", "",
-             "Written by `tools/make_inventories.py` (see its docstring for the command); do not edit.",
-             "Each file is an `objects.inv` that the book's intersphinx setting (`_config.yml`) "
-             "reads instead of fetching one:", ""]  # fmt: skip
+    lines = [
+        "# Where the API inventories come from",
+        "",
+        "Written by `scripts/make_inventories.py` (see its docstring for the command); do not edit.",
+        "Each file is an `objects.inv` that the book's intersphinx setting (`_config.yml`) "
+        "reads instead of fetching one:",
+        "",
+    ]
     for project, (inv, note) in made.items():
         (OUT / f"{project}.inv").write_bytes(soi.compress(inv.data_file(contract=True)))
         lines.append(f"- `{project}.inv`, linking to {SITES[project][0]}: {note}.")

@@ -1,6 +1,6 @@
 """Vendor MathJax into `_vendor/mathjax/` (run by hand when upgrading it).
 
-    .venv/bin/python tools/vendor_mathjax.py
+    .venv/bin/python scripts/vendor_mathjax.py
 
 Why: Sphinx's default loads MathJax from cdn.jsdelivr.net (`mathjax@3`, a
 moving target) on every page with math. The book serves its own pinned copy
@@ -65,7 +65,7 @@ def main() -> int:
                 copied.append(target.relative_to(DEST).as_posix())
     (DEST / "FILES").write_text(
         f"MathJax {VERSION} from the npm registry ({INTEGRITY}),\n"
-        "vendored by tools/vendor_mathjax.py (Apache-2.0, see LICENSE). Files:\n"
+        "vendored by scripts/vendor_mathjax.py (Apache-2.0, see LICENSE). Files:\n"
         + "".join(f"{c}\n" for c in sorted(copied))
     )
     total = sum((DEST / c).stat().st_size for c in copied)

@@ -1,4 +1,4 @@
-"""Refuse to publish a CPU build as a GPU build: `python tools/check_gpu.py`.
+"""Refuse to publish a CPU build as a GPU build: `python scripts/check_gpu.py`.
 
 Before building (`make check-gpu`, `make html JAX_BACKEND=cuda12`, the publish
 workflow), checks that
@@ -23,9 +23,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extensions"))  # bookfacts, jaxbook_*
+
 import bookfacts
 
-ROOT = bookfacts.ROOT
+ROOT = bookfacts.book.ROOT
 PROBE_MARK = "JAXBOOK-GPU-PROBE "
 PROBE = f"""
 import importlib.metadata as md, json
@@ -91,7 +93,7 @@ def expected_versions(book: Path) -> dict[str, str]:
     pins = {}
     for name in ("requirements.txt", "requirements-gpu.txt"):
         if (book / name).exists():
-            pins.update(bookfacts.pins(book / name))
+            pins.update(bookfacts.requirements.pins(book / name))
     return pins
 
 
@@ -131,7 +133,7 @@ def check_site(site: Path, book: Path) -> str:
         raise CheckFailed(f"no {timings} (the Timings page's data): is {site} a built site?")
     doc = json.loads(timings.read_text())
     executed = {c["docname"]: c for c in doc["chapters"]}
-    chapters = bookfacts.chapters(book)
+    chapters = bookfacts.book.chapters(book)
     for docname in chapters:
         chapter = executed.get(docname)
         if chapter is None or not chapter.get("backend"):

@@ -3,12 +3,11 @@
 Chapters time code with `measure` (chapters/book_setup.py), which stores each
 measurement in its output's metadata under "jaxbook_timing". This extension
 
-* collects them when a chapter is read (`doctree-read`, from the executed
-  notebook myst-nb has just written, whether it was executed now or taken from
-  jupyter-cache) and keeps them in the build environment per chapter, together
-  with what the chapter's banner says (device, JAX version, date). A chapter
-  whose source is unchanged is not re-read, and keeps the records of the very
-  execution its page shows; a changed chapter is re-executed and re-collected.
+* takes them from jaxbook_executed.py, which keeps them in the build environment
+  per chapter when the chapter is read, together with what the chapter's banner
+  says (device, JAX version, date). A chapter whose source is unchanged is not
+  re-read, and keeps the records of the very execution its page shows; a changed
+  chapter is re-executed and re-collected.
 * provides the directive ``{jaxbook-timings} PART`` (PART: summary,
   measurements, comparison, chapters), which the Timings page uses. The page is
   re-read and re-rendered on every build (`env-get-outdated`), and its parts
@@ -18,7 +17,7 @@ measurement in its output's metadata under "jaxbook_timing". This extension
 * puts CPU and GPU side by side (with the ratio) when a reference run of the
   other backend is recorded (config ``jaxbook_timings_references``, a glob
   relative to the book, default ``timings/*-reference.json``; write one with
-  tools/save_timings.py from a GPU build), and otherwise says that none is.
+  scripts/save_timings.py from a GPU build), and otherwise says that none is.
 
 Chapters executed with different backends in one build (outputs of a CPU and
 a GPU build mixed) are reported as a warning, which fails the strict build.
@@ -37,7 +36,8 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 import bookfacts
-from bookfacts import fmt_ratio, fmt_seconds
+import jaxbook_executed
+from bookfacts.records import fmt_ratio, fmt_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -63,64 +63,14 @@ class TimingsDirective(SphinxDirective):
 # --- build environment: records per chapter, pages that show them ----------------
 
 
-def _store(env) -> dict:
-    if not hasattr(env, "jaxbook_timings"):
-        env.jaxbook_timings = {}
-    return env.jaxbook_timings
-
-
 def _pages(env) -> set:
     if not hasattr(env, "jaxbook_timings_pages"):
         env.jaxbook_timings_pages = set()
     return env.jaxbook_timings_pages
 
 
-def _executed_notebook(env, docname):
-    """The notebook exactly as myst-nb has just executed it (or taken it from the
-    execution cache) for this read of `docname`, or None if it has no outputs."""
-    config = env.mystnb_config
-    if config.execution_mode == "cache":
-        # myst-nb renders the cached notebook but writes the un-merged source to its
-        # output folder; the cache holds the outputs, keyed by the source's code.
-        from jupyter_cache import get_cache
-
-        cache = get_cache(config.execution_cache_path or ".jupyter_cache")
-        try:  # the chapter as it was read: setup cell filled in (jaxbook_chapters.py)
-            record = cache.match_cache_notebook(bookfacts.read_notebook(Path(env.doc2path(docname))))
-        except KeyError:
-            return None  # execution failed: myst-nb has reported it
-        return cache.get_cache_bundle(record.pk).nb
-    # "off", "force", "auto", "inline": the notebook myst-nb wrote has the outputs
-    path = Path(config.output_folder, *f"{docname}.ipynb".split("/"))
-    return json.loads(path.read_text(encoding="utf8")) if path.is_file() else None
-
-
-def _collect(app, doctree):
-    """After a document is read: if it is a notebook, take its records."""
-    env = app.env
-    docname = env.docname
-    _store(env).pop(docname, None)
-    if "kernelspec" not in env.metadata.get(docname, {}):
-        return  # not a notebook
-    nb = _executed_notebook(env, docname)
-    _store(env)[docname] = {
-        "records": bookfacts.records_from_notebook(nb, docname) if nb else [],
-        "comparisons": bookfacts.records_from_notebook(nb, docname, bookfacts.COMPARISON_KEY) if nb else [],
-        "executed": bookfacts.execution_info(nb) if nb else None,
-    }
-
-
 def _purge(app, env, docname):
-    _store(env).pop(docname, None)
     _pages(env).discard(docname)
-
-
-def _merge(app, env, docnames, other):
-    for docname in docnames:
-        if docname in _store(other):
-            _store(env)[docname] = _store(other)[docname]
-        if docname in _pages(other):
-            _pages(env).add(docname)
 
 
 def _always_outdated(app, env, added, changed, removed):
@@ -147,12 +97,15 @@ def _toc_order(env) -> list[str]:
 
 
 def _exec_data(env, docname) -> dict | None:
-    return (getattr(env, "nb_metadata", {}) or {}).get(docname, {}).get("exec_data")
+    """What myst-nb recorded of the chapter's execution (its runtime: the cache's)."""
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    return NbMetadataCollector.get_doc_data(env).get(docname, {}).get("exec_data")
 
 
 def gather(env) -> tuple[list[dict], list[dict], list[dict]]:
     """(chapters, records, comparisons) of this build, chapters in reading order."""
-    store = _store(env)
+    store = jaxbook_executed.chapters(env)
     position = {d: i for i, d in enumerate(_toc_order(env))}
     docnames = sorted(store, key=lambda d: (position.get(d, len(position)), d))
     chapters, records, comparisons = [], [], []
@@ -184,7 +137,7 @@ def _references(app) -> list[tuple[str, dict]]:
     found = []
     for path in sorted(Path(app.srcdir).glob(pattern)) if pattern else []:
         try:
-            found.append((path.name, bookfacts.load_timings(path)))
+            found.append((path.name, bookfacts.records.load_timings(path)))
         except ValueError as exc:
             logger.warning(f"jaxbook: reference timings not usable: {exc}", type="jaxbook", subtype="timings")
     return found
@@ -231,7 +184,7 @@ class _Page:
     def __init__(self, app, docname):
         self.app, self.docname = app, docname
         self.chapters, self.records, self.comparisons = gather(app.env)
-        self.summary = bookfacts.build_summary(self.chapters, self.records)
+        self.summary = bookfacts.records.build_summary(self.chapters, self.records)
         self.backend = self.summary["backend"]
         self.titles = {c["docname"]: c["title"] for c in self.chapters}
         self.html = app.builder.format == "html"
@@ -376,14 +329,14 @@ class _Page:
                     _para(
                         f"No {other} reference run is recorded yet, so CPU and GPU times cannot be "
                         f"shown side by side here. (A build on the other backend saves one with "
-                        "tools/save_timings.py; see the README.)"
+                        "scripts/save_timings.py; see the README.)"
                     ),
                     classes=["jaxbook-timings-no-reference"],
                 )
             ]
         out = []
         for name, ref in comparable:
-            rows_data = bookfacts.compare(self.records, self.backend, ref)
+            rows_data = bookfacts.records.compare(self.records, self.backend, ref)
             ref_build = ref["build"]
             ref_side = ref_build["backend"].upper()
             this_side = self.backend.upper()
@@ -428,12 +381,25 @@ class _Page:
         return out
 
     def part_chapters(self):
-        rows = [[self.chapter_cell(c["docname"]), c["device"] or "—", c["jax_version"] or "—",
-                 c["date"] or "—", str(c["measurements"])] for c in self.chapters]  # fmt: skip
-        out = [_table(
-            "Where and when each chapter was executed",
-            ["Chapter", "Executed on", "JAX", "Date", "Measurements"],
-            rows, ["jaxbook-timings-chapters"], "jaxbook-timings-chapters-table")]  # fmt: skip
+        rows = [
+            [
+                self.chapter_cell(c["docname"]),
+                c["device"] or "—",
+                c["jax_version"] or "—",
+                c["date"] or "—",
+                str(c["measurements"]),
+            ]
+            for c in self.chapters
+        ]
+        out = [
+            _table(
+                "Where and when each chapter was executed",
+                ["Chapter", "Executed on", "JAX", "Date", "Measurements"],
+                rows,
+                ["jaxbook-timings-chapters"],
+                "jaxbook-timings-chapters-table",
+            )
+        ]
         out += self.plot_chapters()
         return out
 
@@ -469,17 +435,17 @@ class _Page:
         series = [
             (
                 f"this build ({self.backend.upper() if self.backend else '?'})",
-                {bookfacts.record_key(r): r for r in self.records},
+                {bookfacts.records.record_key(r): r for r in self.records},
             )
         ]
         if ref is not None:
             series.append(
                 (
                     f"reference ({ref['build']['backend'].upper()})",
-                    {bookfacts.record_key(r): r for r in ref["records"]},
+                    {bookfacts.records.record_key(r): r for r in ref["records"]},
                 )
             )
-        keys = [bookfacts.record_key(r) for r in self.records]
+        keys = [bookfacts.records.record_key(r) for r in self.records]
         if ref is not None:  # measurements only the reference run has get a row too
             keys += [k for k in series[1][1] if k not in series[0][1]]
         fig, ax = self._new_figure(len(keys) * len(series))
@@ -563,7 +529,7 @@ class _Page:
 
     def write_json(self):
         if self.html:
-            doc = bookfacts.timings_document(self.chapters, self.records)
+            doc = bookfacts.records.timings_document(self.chapters, self.records)
             Path(self.app.outdir, JSON_NAME).write_text(
                 json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf8"
             )
@@ -596,13 +562,13 @@ class _WordsForStatusSymbols(SphinxPostTransform):
 
 
 def setup(app):
+    app.setup_extension("jaxbook_executed")  # what each executed chapter recorded
     app.add_config_value("jaxbook_timings_references", "timings/*-reference.json", "env")
     app.add_node(timings_part)
     app.add_directive("jaxbook-timings", TimingsDirective)
-    app.connect("doctree-read", _collect)
     app.connect("env-purge-doc", _purge)
-    app.connect("env-merge-info", _merge)
     app.connect("env-get-outdated", _always_outdated)
     app.connect("doctree-resolved", _render)
     app.add_post_transform(_WordsForStatusSymbols)
-    return {"version": "1", "env_version": 1, "parallel_read_safe": True, "parallel_write_safe": True}
+    # Read in one process (the build never passes -j): no env-merge-info to write.
+    return {"version": "1", "env_version": 1, "parallel_read_safe": False, "parallel_write_safe": True}

@@ -24,7 +24,7 @@ import bookfacts
 MAP = "concepts.yml"
 
 
-def load(book: Path = bookfacts.ROOT) -> dict:
+def load(book: Path = bookfacts.book.ROOT) -> dict:
     data = yaml.safe_load((book / MAP).read_text())
     for concept in data["concepts"]:
         concept["page"], _, concept["anchor"] = concept["home"].partition("#")
@@ -87,7 +87,7 @@ class SharpBitsDirective(SphinxDirective):
         book = Path(self.env.srcdir)
         self.env.note_dependency(str(book / MAP))
         data = load(book)
-        order = bookfacts.toc_files(book)
+        order = bookfacts.book.toc_files(book)
         by_page: dict[str, list[dict]] = {}
         for concept in data["concepts"]:
             if concept.get("pitfall"):

@@ -1,4 +1,4 @@
-"""Save this build's measurements as a reference run: `python tools/save_timings.py`.
+"""Save this build's measurements as a reference run: `python scripts/save_timings.py`.
 
 Reads the measurements of the last build (the site's timings.json, which the
 Timings page is made from), checks that they come from one backend, adds where
@@ -9,7 +9,7 @@ measurements: e.g. a GPU reference (from the publish workflow's artifact
 "gpu-reference-timings", or a GPU build made with `make html JAX_BACKEND=cuda12`)
 next to a CPU build's timings, with the ratio.
 
-    python tools/save_timings.py [--site _build/html] [--out timings/gpu-reference.json]
+    python scripts/save_timings.py [--site _build/html] [--out timings/gpu-reference.json]
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extensions"))  # bookfacts, jaxbook_*
 
 import bookfacts
 
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No {source}: build the book first (make html).", file=sys.stderr)
         return 1
     try:
-        doc = bookfacts.load_timings(source)
+        doc = bookfacts.records.load_timings(source)
     except ValueError as exc:
         print(f"Cannot save these timings as a reference run: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,77 @@
+"""The book: its settings (`_config.yml`), its table of contents (`_toc.yml`) and
+its chapters (the toc entries that are executable notebooks)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE_SUFFIXES = (".md", ".ipynb")
+BACKENDS = ("cpu", "cuda12")  # what `make html JAX_BACKEND=...` accepts
+
+
+@functools.cache
+def config(book: Path = ROOT) -> dict:
+    """The book's settings that the code uses, all from `_config.yml`."""
+    raw = yaml.safe_load((book / "_config.yml").read_text())
+    repo_url = raw["repository"]["url"].rstrip("/")
+    return {
+        "title": raw["title"],
+        "site_url": raw.get("html", {}).get("baseurl", "").rstrip("/"),
+        "repository_url": repo_url,
+        "repository": repo_url.removeprefix("https://github.com/"),
+        "branch": raw["repository"].get("branch", "main"),
+        "colab_branch": raw["sphinx"]["config"]["jaxbook_colab_branch"],
+    }
+
+
+# --- table of contents -------------------------------------------------------------
+
+
+def toc_files(book: Path = ROOT) -> list[str]:
+    """Every document of `_toc.yml` (the root first), in reading order, without
+    suffix, as jupyter-book reads it (sphinx-external-toc's parser)."""
+    from sphinx_external_toc.api import FileItem
+    from sphinx_external_toc.parsing import parse_toc_yaml
+
+    site_map = parse_toc_yaml(book / "_toc.yml")
+
+    def walk(docname: str) -> list[str]:
+        found = [docname]
+        for tree in site_map[docname].subtrees:
+            for item in tree.items:
+                if isinstance(item, FileItem):
+                    found += walk(str(item))
+        return found
+
+    return [re.sub(r"\.(md|ipynb)$", "", d) for d in walk(site_map.root.docname)]
+
+
+def source_path(book: Path, docname: str) -> Path | None:
+    for suffix in SOURCE_SUFFIXES:
+        path = book / f"{docname}{suffix}"
+        if path.exists():
+            return path
+    return None
+
+
+def is_notebook(path: Path) -> bool:
+    """A MyST Markdown notebook has a jupytext/kernelspec header."""
+    if path.suffix == ".ipynb":
+        return True
+    return "kernelspec:" in front_matter_text(path.read_text())
+
+
+def chapters(book: Path = ROOT) -> list[str]:
+    """Docnames of the toc entries that are executable notebooks."""
+    return [d for d in toc_files(book) if (p := source_path(book, d)) and is_notebook(p)]
+
+
+def front_matter_text(text: str) -> str:
+    if not text.startswith("---\n"):
+        return ""
+    return text[4:].split("\n---", 1)[0]
