@@ -1,30 +1,18 @@
-# Book setup, loaded into the first cell of every chapter (`:load: book_setup.py`).
-# The book hides that cell's code, but its text travels inside every generated
-# notebook, so a chapter opened in Colab runs with nothing of this repository.
-# It: turns DeprecationWarnings into errors (current JAX APIs only), makes
-# tracebacks short and free of machine paths, provides `glue` (myst-nb in the
-# book, a plain display elsewhere), sets figure defaults, defines `measure` and `compare`
-# (the book's one timing convention) and shows where the page was executed.
+# Book setup: the setup cell of every chapter is written `:load: book_setup.py`, and
+# myst-nb fills it with this file when it reads the chapter. The book hides that cell's
+# code, but its text travels inside every generated notebook, so a chapter opened in
+# Colab runs with nothing of this repository. It: turns DeprecationWarnings into errors
+# (current JAX APIs only), makes tracebacks short and free of machine paths, provides
+# `glue` (myst-nb in the book, a plain display elsewhere), sets figure defaults, defines
+# `measure` and `compare` (the book's one timing convention) and shows where the page
+# was executed. A chapter that needs an environment variable before JAX is imported
+# (XLA_FLAGS for simulated devices) sets it in a visible cell before this one.
 import datetime as _dt
 import os as _os
 import re as _re
 import statistics as _stats
-import sys as _sys
 import time as _time
 import warnings as _warnings
-
-# A chapter's own settings (the `jaxbook:` key of its front matter) come first in
-# this cell, as JAXBOOK_CHAPTER. XLA flags take effect only if set before JAX is
-# first imported, so they are applied here, before `import jax`.
-_xla_flags = globals().get("JAXBOOK_CHAPTER", {}).get("xla_flags")
-if _xla_flags and _xla_flags not in _os.environ.get("XLA_FLAGS", ""):
-    if "jax" in _sys.modules:
-        raise RuntimeError(
-            f"This chapter needs XLA_FLAGS={_xla_flags!r} before JAX is imported, but JAX is "
-            "already imported: restart the kernel (Colab: Runtime > Restart session) and run "
-            "the notebook from the top."
-        )
-    _os.environ["XLA_FLAGS"] = f"{_os.environ.get('XLA_FLAGS', '')} {_xla_flags}".strip()
 
 import jax
 import matplotlib as _mpl

@@ -61,7 +61,7 @@ ADMONITION_TITLES = {
 }
 # Titles of the collapsed (form) cells, by what the page does with the cell.
 TITLES = {
-    "setup": "Setup: the helpers every chapter uses (`measure`, `glue`, short tracebacks). Run it first.",
+    "setup": "Setup: the helpers every chapter uses (`measure`, `glue`, short tracebacks). Run it before the cells below.",
     "hide-cell": "Solution",
     "remove-cell": "Hidden in the book: checks of the text's claims and the values it quotes",
     "remove-input": "Code that the book shows only by its output",
@@ -233,8 +233,8 @@ def runtime_note(book: Path, docname: str, executed: dict | None) -> str:
         f"*This notebook is a chapter of **{settings['title']}** ([read it online]({page})).*\n\n"
         "**Runtime:** it asks Colab for a GPU (Runtime → Change runtime type → GPU); it also "
         "runs on a CPU runtime, only slower. Run the cells from the top (Runtime → Run all): "
-        "the first one installs the book's JAX version if this runtime has another one, the "
-        "second sets up the helpers every chapter uses. Cells with a title and hidden code "
+        "the first one installs the book's JAX version if this runtime has another one, and the "
+        "one titled Setup provides the helpers every chapter uses. Cells with a title and hidden code "
         "(the setup, the solutions of the exercises, the book's own checks) are collapsed: "
         f"double-click one to see its code. {where}"
     )
@@ -329,7 +329,9 @@ def notebook(book: Path, docname: str, markdown: str, read: Path | None = None):
         if i in after:
             add_markdown(pending)
             pending = after[i]
-        cells.append(code_cell(source.cells[i], by_index[i], setup=i == code_indices[0]))
+        cells.append(
+            code_cell(source.cells[i], by_index[i], setup=bookfacts.reading.is_setup_cell(source.cells[i]))
+        )
     add_markdown(pending)
     if sum(c.cell_type == "code" for c in cells) != len(code_indices) + 1:
         raise ValueError(f"{docname}: the notebook lost or repeated code cells")

@@ -87,21 +87,27 @@ def collapse_problems(nb, chapter) -> list[str]:
 
 def setup_cell_problems(text: str) -> list[str]:
     """A chapter is a MyST notebook (jupytext header, python3 kernel) whose first
-    code cell is the setup cell."""
+    code cell is the setup cell, or the second after an environment cell that sets
+    what must be set before JAX is imported (XLA_FLAGS) and does not import JAX."""
     problems = []
     header = bookfacts.book.front_matter_text(text)
     if "jupytext:" not in header or "format_name: myst" not in header:
         problems.append("no jupytext MyST header")
     if not re.search(r"kernelspec:\s*\n(\s+\w+:.*\n)*?\s+name: python3", header + "\n"):
         problems.append("the kernel is not python3")
-    first = bookfacts.reading.SETUP_CELL.search(text)
-    if (
-        not first
-        or ":load: book_setup.py\n" not in first["options"]
-        or "remove-input" not in first["options"]
-    ):
+    cells = list(bookfacts.reading.SETUP_CELL.finditer(text))[:2]
+    setup = [
+        i
+        for i, cell in enumerate(cells)
+        if ":load: book_setup.py\n" in cell["options"] and "remove-input" in cell["options"]
+    ]
+    if not setup:
         problems.append(
-            "the first code cell is not the setup cell (:tags: [remove-input], :load: book_setup.py)"
+            "no setup cell (:tags: [remove-input], :load: book_setup.py) among the first two code cells"
+        )
+    elif setup[0] == 1 and re.search(r"^\s*(import jax|from jax)\b", cells[0]["body"], re.M):
+        problems.append(
+            "a code cell before the setup cell imports JAX (only an environment cell may come first)"
         )
     return problems
 

@@ -70,28 +70,29 @@ SETUP = "```{code-cell} ipython3\n:tags: [remove-input]\n:load: book_setup.py\n`
 
 def test_a_chapter_without_the_setup_cell_is_reported():
     assert checks.setup_cell_problems(GOOD_HEAD + SETUP) == []
-    first_is_other = GOOD_HEAD + "```{code-cell} ipython3\nx = 1\n```\n\n" + SETUP
-    assert checks.setup_cell_problems(first_is_other) == [
-        "the first code cell is not the setup cell (:tags: [remove-input], :load: book_setup.py)"
+    environment = "```{code-cell} ipython3\nimport os\nos.environ['XLA_FLAGS'] = '--a_flag'\n```\n\n"
+    assert checks.setup_cell_problems(GOOD_HEAD + environment + SETUP) == []
+    first_imports_jax = GOOD_HEAD + "```{code-cell} ipython3\nimport jax\nx = 1\n```\n\n" + SETUP
+    assert checks.setup_cell_problems(first_imports_jax) == [
+        "a code cell before the setup cell imports JAX (only an environment cell may come first)"
     ]
+    third = GOOD_HEAD + environment + environment + SETUP
+    missing = GOOD_HEAD + "```{code-cell} ipython3\nx = 1\n```\n"
+    for text in (third, missing):
+        assert checks.setup_cell_problems(text) == [
+            "no setup cell (:tags: [remove-input], :load: book_setup.py) among the first two code cells"
+        ]
     assert "the kernel is not python3" in checks.setup_cell_problems(
         GOOD_HEAD.replace("python3", "ir") + SETUP
     )
 
 
-def test_chapter_settings_reach_the_setup_cell_and_unknown_ones_fail(tmp_path):
-    setup = tmp_path / "book_setup.py"
-    setup.write_text("print('setup')\n")
-    text = GOOD_HEAD.replace("---\n\n#", "jaxbook:\n  xla_flags: --a_flag\n---\n\n#") + SETUP
-    assembled = bookfacts.reading.assemble(text, setup)
-    assert "JAXBOOK_CHAPTER = {'xla_flags': '--a_flag'}\nprint('setup')\n```" in assembled
-    assert ":load:" not in assembled
-    try:
-        bookfacts.reading.assemble(text.replace("xla_flags", "xla_flag"), setup)
-    except ValueError as exc:
-        assert "unknown jaxbook settings" in str(exc)
-    else:
-        raise AssertionError("a misspelt setting was accepted")
+def test_myst_nb_fills_the_setup_cell_from_the_file(tmp_path):
+    (tmp_path / "book_setup.py").write_text("print('setup')\n")
+    nb = bookfacts.reading.read_notebook_text(GOOD_HEAD + SETUP, tmp_path / "chapter.md")
+    (cell,) = [c for c in nb.cells if c.cell_type == "code"]
+    assert bookfacts.reading.is_setup_cell(cell) and cell.source.strip() == "print('setup')"
+    assert cell.metadata["tags"] == ["remove-input"]
 
 
 # --- the Colab notebooks ----------------------------------------------------------

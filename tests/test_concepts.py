@@ -23,7 +23,7 @@ def visible_code(docname: str) -> str:
     """The code a reader sees in a chapter: every code cell but the setup cell and
     the cells the page removes (solutions, collapsed, are seen)."""
     nb = bookfacts.reading.read_notebook(bookfacts.book.source_path(ROOT, docname))
-    cells = [c for c in nb.cells if c.cell_type == "code"][1:]
+    cells = [c for c in nb.cells if c.cell_type == "code" and not bookfacts.reading.is_setup_cell(c)]
     return "\n".join(
         c.source for c in cells if not bookfacts.checks.tags(c) & {"remove-cell", "remove-input"}
     )
@@ -146,3 +146,13 @@ def test_sharp_bits_page_links_every_pitfall_to_its_home(book, sharp_bits):
         assert (page, href.fragment) == (concept["page"], concept["anchor"]), a["href"]
         assert book.page(page).find(id=href.fragment) is not None, a["href"]
     assert "`" not in sharp_bits.select_one("article").get_text()  # inline code rendered, not raw MyST
+
+
+WORD_LIMIT = 9_000  # CONTRIBUTING.md, "The reading order": past this, split the chapter
+
+
+def test_no_chapter_is_over_the_word_limit():
+    words = {d: len(bookfacts.book.source_path(ROOT, d).read_text().split()) for d in CHAPTERS}
+    assert len(words) >= 12 and all(words.values())
+    over = {d: n for d, n in words.items() if n > WORD_LIMIT}
+    assert not over, f"chapters over {WORD_LIMIT:,} words (wc -w of the .md file): {over}"

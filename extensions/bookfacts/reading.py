@@ -1,15 +1,13 @@
-"""How a chapter is read: its MyST text with the setup cell (`:load: book_setup.py`)
-filled in from `chapters/book_setup.py` and the chapter's front matter, as a notebook
-(see jaxbook_chapters.py)."""
+"""How a chapter is read: its MyST text as a notebook, exactly as myst-nb reads it
+for the build, its setup cell (`:load: book_setup.py`) filled in from
+`chapters/book_setup.py` by myst-nb itself."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-import yaml
-
-from bookfacts.book import ROOT, front_matter_text
+from bookfacts.book import ROOT
 
 SETUP = ROOT / "chapters" / "book_setup.py"
 SETUP_CELL = re.compile(
@@ -19,43 +17,10 @@ SETUP_CELL = re.compile(
 )
 
 
-def chapter_settings(text: str) -> dict:
-    """The chapter's own settings: the `jaxbook:` key of its front matter, e.g.
-    `jaxbook: {xla_flags: --xla_force_host_platform_device_count=8}`."""
-    head = yaml.safe_load(front_matter_text(text) or "{}") or {}
-    settings = head.get("jaxbook") or {}
-    unknown = set(settings) - {"xla_flags"}
-    if unknown:
-        raise ValueError(f"unknown jaxbook settings in the front matter: {sorted(unknown)}")
-    return settings
-
-
-def setup_code(settings: dict, setup: Path = SETUP) -> str:
-    """The setup cell's code: the chapter's settings, then chapters/book_setup.py
-    (which applies them before it imports JAX)."""
-    code = setup.read_text()
-    if not settings:
-        return code.rstrip("\n")
-    prologue = (
-        "# This chapter's settings (its front matter), applied below before JAX is imported.\n"
-        f"JAXBOOK_CHAPTER = {settings!r}\n"
-    )
-    return (prologue + code).rstrip("\n")
-
-
-def assemble(text: str, setup: Path = SETUP) -> str:
-    """The chapter's MyST text with its setup cell (`:load: book_setup.py`)
-    filled in: what Sphinx and jupyter-cache see (see jaxbook_chapters.py)."""
-
-    def fill(match: re.Match) -> str:
-        options = match["options"].splitlines(keepends=True)
-        if ":load: book_setup.py\n" not in options:
-            return match[0]
-        options.remove(":load: book_setup.py\n")
-        code = setup_code(chapter_settings(text), setup)
-        return f"{match['fence']}{{code-cell}} ipython3\n{''.join(options)}{code}\n{match['fence']}"
-
-    return SETUP_CELL.sub(fill, text)
+def is_setup_cell(cell) -> bool:
+    """The setup cell, as myst-nb reads it: `:load: book_setup.py` leaves the file's
+    name in the cell's metadata."""
+    return cell.cell_type == "code" and cell.metadata.get("load") == SETUP.name
 
 
 def read_notebook(path: Path):
@@ -68,7 +33,8 @@ def read_notebook(path: Path):
 
 
 def read_notebook_text(text: str, path: Path = SETUP.parent / "chapter.md"):
-    """A chapter's MyST text as a notebook (its setup cell filled in)."""
+    """A chapter's MyST text as a notebook (its setup cell filled in by myst-nb's
+    `:load:`, relative to `path`)."""
     from myst_nb.core.read import read_myst_markdown_notebook
 
-    return read_myst_markdown_notebook(assemble(text, path.parent / "book_setup.py"), path=str(path))
+    return read_myst_markdown_notebook(text, path=str(path))
