@@ -77,7 +77,7 @@ def collapse_problems(nb, chapter) -> list[str]:
     if len(code) != len(source):
         return [f"{len(code)} code cells, the chapter has {len(source)}"]
     for i, (cell, src) in enumerate(zip(code, source, strict=True), start=1):
-        hidden = i == 1 or (bookfacts.checks.tags(src) & set(HIDDEN_TAGS))
+        hidden = bookfacts.reading.is_setup_cell(src) or (bookfacts.checks.tags(src) & set(HIDDEN_TAGS))
         collapsed = cell.metadata.get("cellView") == "form" and cell.source.startswith("# @title ")
         if hidden and "raises-exception" not in bookfacts.checks.tags(src) and not collapsed:
             what = ", ".join(sorted(bookfacts.checks.tags(src))) or "setup"

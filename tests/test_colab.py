@@ -103,7 +103,7 @@ def test_notebook_asks_for_a_gpu_and_has_the_build_outputs(book, docname):
         install.cell_type == "code"
         and f'"jax[cuda12]=={bookfacts.requirements.pinned_jax()}"' in install.source
     )
-    setup = next(c for c in chapter_code_cells(nb) if c.source.startswith("# Book setup"))
+    (setup,) = [c for c in chapter_code_cells(nb) if c.source.startswith("# @title Setup:")]
     assert "def measure(" in setup.source  # the helpers travel inside the notebook
     executed_outputs = sum(bool(c.get("outputs")) for c in book.notebook(docname).cells)
     assert executed_outputs and sum(bool(c.get("outputs")) for c in nb.cells) >= executed_outputs // 2
@@ -270,7 +270,7 @@ def test_expect_exception_fails_when_nothing_is_raised(book, installed_runtime, 
     setup = next(
         c
         for c in chapter_code_cells(colab_notebook(book, CHAPTERS[0]))
-        if c.source.startswith("# Book setup")
+        if c.source.startswith("# @title Setup:")
     )
     nb = nbformat.v4.new_notebook(
         cells=[setup, nbformat.v4.new_code_cell("%%expect_exception TypeError\nx = 1")]
