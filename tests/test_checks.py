@@ -143,6 +143,9 @@ def test_colab_checks_report_raw_myst_missing_prose_relative_links_and_open_solu
     chapter = bookfacts.reading.read_notebook_text(CHAPTER)
     open_solution = colab_like("x", solution_metadata={})
     assert checks.collapse_problems(open_solution, chapter) == ["code cell 2 (hide-cell) is not collapsed"]
+    open_setup = colab_like("x")
+    open_setup.cells[3] = new_code_cell("import jax\n...")  # the setup cell, neither titled nor collapsed
+    assert checks.collapse_problems(open_setup, chapter) == ["code cell 1 (remove-input) is not collapsed"]
 
 
 def test_glued_values_missing_from_the_notebook_are_reported():
