@@ -341,6 +341,15 @@ def test_every_page_of_the_site_offers_the_pdf(book, pdf):
     assert landing.select_one("a")["href"] == make_pdf.PDF_NAME
 
 
+def test_the_site_keeps_its_code_links_after_the_pdf_is_published(book, pdf):
+    # make pdf writes every page again (its download entry); the publish workflow
+    # uploads that site, so its code cells must still link their API names
+    lost = [
+        d for d in bookfacts.book.chapters(book.root) if not book.page(d).select("a.sphinx-codeautolink-a")
+    ]
+    assert not lost, f"pages without code links after make pdf: {lost}"
+
+
 def test_publish_prints_the_pdf_after_the_site_and_before_uploading_it():
     import yaml
 
