@@ -85,6 +85,14 @@ def collapse_problems(nb, chapter) -> list[str]:
     return problems
 
 
+# A code cell of a chapter's MyST text: its option lines and its body.
+CODE_CELL = re.compile(
+    r"^(?P<fence>```+)\{code-cell\}[^\n]*\n(?P<options>(?::[\w-]+:[^\n]*\n)*)"
+    r"(?P<body>.*?)^(?P=fence)[ \t]*$",
+    re.M | re.S,
+)
+
+
 def setup_cell_problems(text: str) -> list[str]:
     """A chapter is a MyST notebook (jupytext header, python3 kernel) whose first
     code cell is the setup cell, or the second after an environment cell that sets
@@ -95,7 +103,7 @@ def setup_cell_problems(text: str) -> list[str]:
         problems.append("no jupytext MyST header")
     if not re.search(r"kernelspec:\s*\n(\s+\w+:.*\n)*?\s+name: python3", header + "\n"):
         problems.append("the kernel is not python3")
-    cells = list(bookfacts.reading.SETUP_CELL.finditer(text))[:2]
+    cells = list(CODE_CELL.finditer(text))[:2]
     setup = [
         i
         for i, cell in enumerate(cells)

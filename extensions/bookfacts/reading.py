@@ -4,17 +4,11 @@ for the build, its setup cell (`:load: book_setup.py`) filled in from
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from bookfacts.book import ROOT
 
 SETUP = ROOT / "chapters" / "book_setup.py"
-SETUP_CELL = re.compile(
-    r"^(?P<fence>```+)\{code-cell\}[^\n]*\n(?P<options>(?::[\w-]+:[^\n]*\n)*)"
-    r"(?P<body>.*?)^(?P=fence)[ \t]*$",
-    re.M | re.S,
-)
 
 
 def is_setup_cell(cell) -> bool:
