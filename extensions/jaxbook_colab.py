@@ -3,30 +3,32 @@
 A chapter opened in Colab (or downloaded as .ipynb from its page) is the chapter
 itself: its prose, math and exercises as Markdown cells, its code with the outputs
 of the build, solutions collapsed, runnable top to bottom with nothing of this
-repository. How it is made:
+repository. Each chapter's notebook is written in the HTML build itself, when its
+page is written (`html-page-context`), so it is exactly as fresh as the page:
 
-1. The prose. Sphinx has already parsed and resolved every chapter (glue values
-   substituted, references resolved). After the HTML build, build.py runs the
-   same book once more with the `markdown` builder of sphinx-markdown-builder
-   (a maintained Sphinx extension; the parsed chapters are reused, nothing is
-   executed or read again), for the chapter pages the HTML build wrote (none
-   written: no second run, the notebooks are kept). Here, before it writes a chapter
-   (`doctree-resolved`), every code cell is replaced by a marker, MyST-only
-   constructs are turned into what Jupyter renders (admonitions into block
-   quotes with a bold title, dropdowns into <details>), and every link and
-   image is made absolute on the published site (`html.baseurl`).
-2. The notebook (`write_notebooks`): the Markdown is split at the markers, and
-   the code cells come from the chapter as executed (the notebook the build wrote
-   when it read the chapter, outputs from jupyter-cache), outputs included; cells the page hides become Colab form cells (`cellView: form`,
-   a `# @title` line), i.e. collapsed; deliberate-error cells start with
-   `%%expect_exception NAME`. In front: a note about the runtime and a cell that
-   installs the book's JAX (with its CUDA 12 plugin on a GPU runtime) when the
-   runtime has another version. Metadata ask Colab for a GPU.
-3. Where they go: `_build/colab/` (which the publish workflow pushes to the
-   branch `sphinx.config.jaxbook_colab_branch`) and each page's `.ipynb`
-   download (`install_downloads`). The pages' Colab buttons point at that branch
-   (`html-page-context`). Repository and branch are read from `_config.yml` only;
-   `python extensions/jaxbook_colab.py --branch` prints the branch for the workflow.
+1. The prose. A copy of the chapter's resolved doctree (glue values substituted,
+   references resolved) has every code cell replaced by a marker, MyST-only
+   constructs turned into what Jupyter renders (admonitions into block quotes with
+   a bold title, dropdowns into <details>) and every link and image made absolute
+   on the published site (`html.baseurl`). sphinx-markdown-builder's translator
+   (a maintained Sphinx extension) writes it as Markdown, with a MarkdownBuilder
+   of its own for this build (nothing else of that builder runs).
+2. The notebook (`notebook`): the Markdown is split at the markers, and the code
+   cells come from the chapter as executed (jaxbook_executed.py hands over the
+   notebook it fetched when the chapter was read), outputs included; cells the page
+   hides become Colab form cells (`cellView: form`, a `# @title` line), i.e.
+   collapsed; deliberate-error cells start with `%%expect_exception NAME`. In
+   front: a note about the runtime and a cell that installs the book's JAX (with
+   its CUDA 12 plugin on a GPU runtime) when the runtime has another version.
+   Metadata ask Colab for a GPU. A new pin in requirements.txt rewrites every
+   notebook (jaxbook_chapters.py).
+3. Where they go: `_sources/<docname>.ipynb` in the site, which is what each page's
+   ".ipynb" download serves (over the theme's copy of myst-nb's notebook, which has
+   no prose); scripts/build.py copies them to `_build/colab/`, which the publish
+   workflow pushes to the branch `sphinx.config.jaxbook_colab_branch`. The pages'
+   Colab buttons point at that branch (`html-page-context`). Repository and branch
+   are read from `_config.yml` only; `python extensions/jaxbook_colab.py --branch`
+   prints the branch for the workflow.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from __future__ import annotations
 import argparse
 import posixpath
 import re
-import shutil
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -43,7 +44,6 @@ import nbformat
 
 import bookfacts
 
-MARKDOWN_BUILDER = "markdown"
 MARKER = "JAXBOOKCELL{:06d}"
 MARKER_LINE = re.compile(r"^JAXBOOKCELL(\d{6})$", re.M)
 DETAILS_OPEN, DETAILS_CLOSE = "JAXBOOKDETAILSOPEN", "JAXBOOKDETAILSCLOSE"
@@ -90,7 +90,7 @@ def _point_colab_at_notebooks(app, pagename, templatename, context, doctree):
                 button["tooltip"] = "Open this chapter as a notebook in Colab (GPU runtime)"
 
 
-# --- step 1: the chapter's prose as Markdown (markdown builder) --------------------
+# --- step 1: the chapter's prose as Markdown ----------------------------------------
 
 
 def _site_url(app, docname: str, anchor: str = "") -> str:
@@ -119,26 +119,24 @@ def _blockquote(title: str, body: list):
 
 
 def _prepare_for_notebook(app, doctree, docname):
-    """Before the markdown builder writes a chapter: code cells become markers,
-    admonitions block quotes or <details>, links and images absolute."""
+    """Code cells become markers, admonitions block quotes or <details>, links and
+    images absolute (on the chapter's own copy of its doctree)."""
     from docutils import nodes
 
-    if app.builder.name != MARKDOWN_BUILDER:
-        return
-    if "kernelspec" not in app.env.metadata.get(docname, {}):
-        doctree.children = []  # not a chapter: no notebook is made of it
-        return
     for cell in list(doctree.findall(nodes.container)):
         if cell.get("nb_element") == "cell_code":
             cell.replace_self(nodes.paragraph(text=MARKER.format(cell["cell_index"])))
     for node in list(doctree.findall(nodes.Admonition)):
-        if isinstance(node, nodes.admonition):  # generic, with its own title
-            titles = [c for c in node.children if isinstance(c, nodes.title)]
-            title = titles[0].astext() if titles else ""
-            body = [c for c in node.children if not isinstance(c, nodes.title)]
+        # A generic admonition has its own title; Sphinx's HTML writer, which has
+        # written the page by now, gave each of the others its label (visit_admonition).
+        titles = [c for c in node.children if isinstance(c, nodes.title)]
+        body = [c for c in node.children if not isinstance(c, nodes.title)]
+        if titles:
+            title = titles[0].astext()
+        elif isinstance(node, nodes.admonition):
+            title = ""
         else:
             title = ADMONITION_TITLES.get(node.tagname, node.tagname.title())
-            body = list(node.children)
         if "dropdown" in node.get("classes", []):
             replacement = [
                 nodes.paragraph(text=DETAILS_OPEN),
@@ -163,32 +161,48 @@ def _prepare_for_notebook(app, doctree, docname):
             image["uri"] = f"{bookfacts.book.config(Path(app.confdir))['site_url']}/_images/{name}"
 
 
-def _markdown_translator():
-    """sphinx-markdown-builder's translator, numbering a list from its own start
-    (an exercise list that starts at 10 stays 10., 11., ...)."""
+def _markdown(app, doctree, docname: str) -> str:
+    """The chapter's prose as Markdown, by sphinx-markdown-builder's translator (0.6.11,
+    requirements.txt), numbering a list from its own start (an exercise list that
+    starts at 10 stays 10., 11., ...)."""
+    from sphinx_markdown_builder import MarkdownBuilder
     from sphinx_markdown_builder.translator import MarkdownTranslator
 
     class NotebookMarkdownTranslator(MarkdownTranslator):
         def visit_enumerated_list(self, node):
             self._start_list(node.get("start", 1) - 1)
 
-    return NotebookMarkdownTranslator
+    if not hasattr(app, "jaxbook_markdown_builder"):
+        # The translator reads the page's name and settings from a MarkdownBuilder; the
+        # builder's constructor also adds its name to the build's tags (`only`
+        # directives), which this HTML build must not get.
+        before = set(app.tags)
+        app.jaxbook_markdown_builder = MarkdownBuilder(app, app.env)
+        for tag in set(app.tags) - before:
+            app.tags.remove(tag)
+    builder = app.jaxbook_markdown_builder
+    builder.current_doc_name = docname
+    doctree = doctree.deepcopy()
+    _prepare_for_notebook(app, doctree, docname)
+    translator = NotebookMarkdownTranslator(doctree, builder)
+    doctree.walkabout(translator)
+    return translator.astext()
 
 
-def _use_markdown_translator(app):
-    # Only in the markdown pass: pydata-sphinx-theme gives the HTML builder its own
-    # (accessible) translator only when no other translator is registered.
-    if app.builder.name == MARKDOWN_BUILDER:
-        app.set_translator(MARKDOWN_BUILDER, _markdown_translator(), override=True)
+def _write_notebook(app, docname, templatename, context, doctree):
+    """When the HTML build writes a chapter's page: its notebook, into the site, in
+    place of the theme's copy of myst-nb's notebook (written before, priority 501)."""
+    import jaxbook_executed
 
-
-def _markdown_builder_settings(app, config):
-    # Outputs are replaced by markers above; this only keeps myst-nb from warning
-    # that the markdown builder has no MIME priority list.
-    overrides = list(config.nb_mime_priority_overrides or [])
-    for priority, mime in enumerate(("text/markdown", "text/plain")):
-        overrides.append((MARKDOWN_BUILDER, mime, priority))
-    config.nb_mime_priority_overrides = overrides
+    if doctree is None or "kernelspec" not in app.env.metadata.get(docname, {}):
+        return
+    read, executed = jaxbook_executed.notebooks(app, docname)
+    if executed is None:
+        return  # its execution failed: the build reports it and fails
+    nb = notebook(Path(app.confdir), docname, _markdown(app, doctree, docname), read, executed)
+    path = Path(app.outdir, "_sources", *f"{docname}.ipynb".split("/"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
 
 
 # --- step 2: the notebooks ---------------------------------------------------------
@@ -288,13 +302,9 @@ def clean_markdown(text: str) -> str:
     return text.strip("\n")
 
 
-def notebook(book: Path, docname: str, markdown: str, read: Path | None = None):
-    """The Colab notebook of one chapter (`read`: bookfacts.cache.cache_record)."""
-    if read is not None:
-        source = nbformat.reader.reads((read / f"{docname}.ipynb").read_text(encoding="utf8"))
-    else:
-        source = bookfacts.reading.read_notebook(bookfacts.book.source_path(book, docname))
-    executed = bookfacts.cache.executed_notebook(book, docname, read)
+def notebook(book: Path, docname: str, markdown: str, source, executed):
+    """The Colab notebook of one chapter, from its prose as Markdown with markers,
+    the notebook myst-nb read and the notebook as executed."""
     ran = [c for c in executed.cells if c.cell_type == "code"]
     code_indices = [i for i, c in enumerate(source.cells) if c.cell_type == "code"]
     if len(ran) != len(code_indices):
@@ -353,42 +363,11 @@ def notebook(book: Path, docname: str, markdown: str, read: Path | None = None):
     return nb
 
 
-def write_notebooks(book: Path, markdown_dir: Path, out: Path, read: Path | None = None) -> list[Path]:
-    """Every chapter's Colab notebook into out/<docname>.ipynb (`read`: the folder
-    where the build wrote each chapter as it read it, see bookfacts.cache.cache_record).
-    A notebook newer than what it is made of (its prose, `_config.yml` and the pinned
-    JAX of requirements.txt) is kept: its executed code comes with its prose, which
-    the build writes again whenever it writes the page."""
-    written = []
-    for docname in bookfacts.book.chapters(book):
-        path = out / f"{docname}.ipynb"
-        prose = markdown_dir / f"{docname}.md"
-        made_of = (prose, book / "_config.yml", book / "requirements.txt")
-        if path.exists() and path.stat().st_mtime_ns > max(p.stat().st_mtime_ns for p in made_of):
-            continue
-        markdown = prose.read_text()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook(book, docname, markdown, read), path)
-        written.append(path)
-    return written
-
-
-def install_downloads(notebooks: Path, site: Path) -> None:
-    """The pages' ".ipynb" download serves the Colab notebooks (the theme's own
-    copy would be myst-nb's, without the prose of the chapter)."""
-    for path in notebooks.rglob("*.ipynb"):
-        target = site / "_sources" / path.relative_to(notebooks)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target)
-
-
 def setup(app):
     app.add_config_value("jaxbook_colab_branch", "notebooks", "html")
     # after sphinx-book-theme has added its launch buttons (priority 501)
     app.connect("html-page-context", _point_colab_at_notebooks, priority=600)
-    app.connect("config-inited", _markdown_builder_settings)
-    app.connect("builder-inited", _use_markdown_translator)
-    app.connect("doctree-resolved", _prepare_for_notebook)
+    app.connect("html-page-context", _write_notebook, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 

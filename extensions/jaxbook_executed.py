@@ -12,6 +12,8 @@ for this read (now, or earlier: the execution cache) is fetched once, and
 * what its setup cell recorded is kept in the build environment per chapter
   (`chapters(env)`): the measurements of `measure` and `compare`, and where it was
   executed. The Timings page (jaxbook_timings.py) is made from them.
+* held, with the notebook myst-nb read, until the chapter is written: the Colab
+  writer (jaxbook_colab.py) takes both from here (`notebooks`).
 
 The notebook comes from the execution cache: myst-nb renders the executed notebook
 but, in cache mode, writes the notebook it read, without outputs, to its output
@@ -53,8 +55,23 @@ def executed_notebook(env, docname):
             "jaxbook_executed reads executed notebooks from the execution cache; nb_execution_mode is "
             f"{config.execution_mode!r}, not 'cache' (_config.yml: execute.execute_notebooks)"
         )
-    written = Path(config.output_folder, *f"{docname}.ipynb".split("/"))
-    return bookfacts.cache.executed(config.execution_cache_path, nbformat.read(written, as_version=4))
+    return bookfacts.cache.executed(config.execution_cache_path, _read_back(env, docname))
+
+
+def _read_back(env, docname):
+    """The notebook myst-nb read for `docname` (its cells, tags and metadata; no outputs)."""
+    config = env.mystnb_config
+    return nbformat.read(Path(config.output_folder, *f"{docname}.ipynb".split("/")), as_version=4)
+
+
+def notebooks(app, docname):
+    """(notebook as read, notebook as executed) of a chapter being written: the pair
+    fetched when it was read in this build (every page written is read, see
+    `_read_what_is_written`), else fetched now."""
+    held = getattr(app, "jaxbook_notebooks", {}).pop(docname, None)
+    if held is not None:
+        return held
+    return _read_back(app.env, docname), executed_notebook(app.env, docname)
 
 
 def cell_lines(source: Path) -> list[int]:
@@ -69,9 +86,13 @@ def _read(app, doctree):
     chapters(env).pop(docname, None)
     if "kernelspec" not in env.metadata.get(docname, {}):
         return  # not a notebook
-    nb = executed_notebook(env, docname)
+    read = _read_back(env, docname)
+    nb = bookfacts.cache.executed(env.mystnb_config.execution_cache_path, read)
     if nb is None:
         return
+    if not hasattr(app, "jaxbook_notebooks"):
+        app.jaxbook_notebooks = {}  # this process only: not pickled with the environment
+    app.jaxbook_notebooks[docname] = (read, nb)
     source = Path(env.doc2path(docname))
     lines = cell_lines(source) if source.suffix == ".md" else []
     for problem in bookfacts.checks.notebook_problems(nb):
@@ -86,11 +107,25 @@ def _read(app, doctree):
     }
 
 
+def _read_what_is_written(app, env, added, changed, removed):
+    """Every page this build writes is also read in it. Sphinx writes a page without
+    reading it when its HTML is missing or older than a template, or when an HTML
+    setting changed; that page would get no chapter check, no executed notebook for
+    its Colab notebook, and no code links: sphinx-codeautolink 0.19.0 reads its cache
+    back only for `.rst` sources (extension/cache.py, DataCache.read; no upstream
+    issue found), so for this book's `.md` pages it knows only the pages read in the
+    same build. Reading a page again executes nothing (the execution cache)."""
+    if app.builder.name != "html":
+        return []
+    return sorted(set(app.builder.get_outdated_docs()) - added - changed - removed)
+
+
 def _purge(app, env, docname):
     chapters(env).pop(docname, None)
 
 
 def setup(app):
+    app.connect("env-get-outdated", _read_what_is_written)
     app.connect("doctree-read", _read)
     app.connect("env-purge-doc", _purge)
     # Read in one process (the build never passes -j): no env-merge-info to write.

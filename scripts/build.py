@@ -11,7 +11,8 @@
   it (extensions/jaxbook_executed.py: deliberate errors raise what they declare,
   nothing else raises, nothing on stderr, every cell ran), as warnings.
 * Builds in `_build/.staging` and only on success replaces `_build/html` and
-  `_build/colab` (the chapters as Colab notebooks), so a failed or interrupted
+  `_build/colab` (the chapters as Colab notebooks, which the build writes into the
+  site: extensions/jaxbook_colab.py), so a failed or interrupted
   build never loses or pollutes the last good site.
 * On failure names each failing chapter and cell (and says when a cell timed out)
   and exits 1; 2 for a broken table of contents; 130 when interrupted (Ctrl-C).
@@ -40,7 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extensions"))  # b
 
 import bookfacts
 import check_gpu
-import jaxbook_colab
 
 CELL_SOURCE = re.compile(r"An error occurred while executing the following cell:\n-+\n(.*?)\n-+\n", re.S)
 TIMEOUT = re.compile(
@@ -51,7 +51,6 @@ TIMEOUT = re.compile(
 ERROR_LINE = re.compile(r"^(\w+(?:Error|Exception|Warning|Interrupt|Exit)\b:.*)$", re.M)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 WARNING = re.compile(r": (WARNING|ERROR|CRITICAL): ")
-WRITTEN = re.compile(r"^writing output\.\.\. \[\s*\d+%\] (\S+)$")
 # myst-nb's own lines about a failed execution: the cell error itself is reported.
 EXECUTION_NOISE = ("[mystnb.exec]",)
 # jupyter-book's closing banner points at the staging folder, not where the site
@@ -246,49 +245,24 @@ def build(book: Path, backend: str, rebuild_all: bool) -> int:
         print(f"  The last good site in {out / 'html'} was left as it was.", file=sys.stderr)
         return 1
 
-    # The chapters as notebooks (jaxbook_colab.py): the Colab buttons open them
-    # (pushed to their branch on publish), the pages' ".ipynb" download serves them.
-    # Their prose comes from a second, writing-only pass with the markdown builder,
-    # for the pages this build wrote (the others keep their Markdown and notebook:
-    # nothing they are made of changed). No chapter written: no second pass.
-    markdown = staging / "_build" / jaxbook_colab.MARKDOWN_BUILDER
-    for line in log:
-        if written := WRITTEN.match(line):
-            (markdown / f"{written[1]}.md").unlink(missing_ok=True)
-    chapters = bookfacts.book.chapters(book)
-    if not all((markdown / f"{docname}.md").exists() for docname in chapters):
-        print("Writing the chapters as notebooks (prose: markdown builder; code and outputs: the cache)...")
-        code = run_jupyter_book(
-            book,
-            staging,
-            False,
-            backend,
-            "--builder",
-            "custom",
-            "--custom-builder",
-            jaxbook_colab.MARKDOWN_BUILDER,
-        )
-        if code != 0:
-            print(
-                "\nBUILD FAILED: the markdown pass for the Colab notebooks failed (see above).",
-                file=sys.stderr,
-            )
-            return 1
+    # The chapters as notebooks, written by the build into the site (jaxbook_colab.py):
+    # the Colab buttons open them, from _build/colab (pushed to their branch on publish).
     colab = staging / "colab"
-    for stale in {p.relative_to(colab).with_suffix("").as_posix() for p in colab.rglob("*.ipynb")} - set(
-        chapters
-    ):
-        (colab / f"{stale}.ipynb").unlink()  # a chapter that left the book
-    read = staging / "_build" / "jupyter_execute"  # each chapter as the build read it
-    jaxbook_colab.write_notebooks(book, markdown, colab, read)
-    jaxbook_colab.install_downloads(colab, staged_html)
+    shutil.rmtree(colab, ignore_errors=True)
+    for docname in bookfacts.book.chapters(book):  # not a chapter that left the book
+        written = staged_html / "_sources" / f"{docname}.ipynb"
+        if not written.is_file():
+            print(f"\nBUILD FAILED: the build wrote no Colab notebook for {docname}.", file=sys.stderr)
+            return 1
+        (colab / docname).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(written, colab / f"{docname}.ipynb")
     swap_in(staged_html, out / "html")
     swap_in(colab, out / "colab")
     last_ok.touch()
 
     print(f"\nBuilt in {elapsed:.1f} s (JAX_BACKEND={backend}). Open {out / 'html' / 'index.html'}")
     print("Chapter execution times (from the execution cache):")
-    for line in bookfacts.cache.execution_lines(book, read):
+    for line in bookfacts.cache.execution_lines(book, staging / "_build" / "jupyter_execute"):
         print(f"  {line}")
     return 0
 

@@ -15,8 +15,10 @@ import textwrap
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
+import bookfacts
 from conftest import ROOT
 
 HEADER = textwrap.dedent("""\
@@ -260,11 +262,14 @@ LINKED = (
 def test_incremental_builds_keep_their_promises(tmp_path):
     """CONTRIBUTING.md, "Building and testing": editing chapters/book_setup.py
     executes every chapter again; a change to the book's extensions keeps the code
-    links; a change to a static file is published."""
+    links, and so does a page written again because its HTML went missing; a change
+    to a static file is published; the Colab notebook follows the chapter's prose and
+    the JAX pinned in requirements.txt."""
     book = make_book(tmp_path, {"linked": LINKED})
     (book / "_static").mkdir()
     (book / "_static" / "jaxbook.css").write_text("/* first */\n")
     page = book / "_build" / "html" / "chapters" / "linked.html"
+    notebook = book / "_build" / "colab" / "chapters" / "linked.ipynb"
     first = build(book)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "sphinx-codeautolink-a" in page.read_text()
@@ -280,7 +285,28 @@ def test_incremental_builds_keep_their_promises(tmp_path):
     assert again.returncode == 0 and "Executing" not in again.stdout, again.stdout[-3000:]
     assert "sphinx-codeautolink-a" in page.read_text(), "the code links were lost"
 
+    (book / "_build" / ".staging" / "_build" / "html" / "chapters" / "linked.html").unlink()
+    again = build(book)
+    assert again.returncode == 0 and "Executing" not in again.stdout, again.stdout[-3000:]
+    assert "sphinx-codeautolink-a" in page.read_text(), "a page written again lost its code links"
+
     (book / "_static" / "jaxbook.css").write_text("/* second */\n")
     again = build(book)
     assert again.returncode == 0, again.stdout[-3000:]
     assert (book / "_build" / "html" / "_static" / "jaxbook.css").read_text() == "/* second */\n"
+
+    chapter = book / "chapters" / "linked.md"
+    chapter.write_text(chapter.read_text().replace("# Linked\n", "# Linked\n\nA sentence added later.\n"))
+    again = build(book)
+    assert again.returncode == 0 and "Executing" not in again.stdout, again.stdout[-3000:]
+    prose = [c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "markdown"]
+    assert any("A sentence added later." in text for text in prose), "the notebook kept the old prose"
+
+    requirements = book / "requirements.txt"
+    pin = f"\njax=={bookfacts.requirements.pinned_jax(book)} "
+    assert pin in requirements.read_text()
+    requirements.write_text(requirements.read_text().replace(pin, "\njax==9.9.9 "))
+    again = build(book)
+    assert again.returncode == 0 and "Executing" not in again.stdout, again.stdout[-3000:]
+    code = [c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"]
+    assert any('"jax==9.9.9"' in text for text in code), "the install cell kept the old pin"
