@@ -47,18 +47,6 @@ import bookfacts
 MARKER = "JAXBOOKCELL{:06d}"
 MARKER_LINE = re.compile(r"^JAXBOOKCELL(\d{6})$", re.M)
 DETAILS_OPEN, DETAILS_CLOSE = "JAXBOOKDETAILSOPEN", "JAXBOOKDETAILSCLOSE"
-ADMONITION_TITLES = {
-    "note": "Note",
-    "warning": "Warning",
-    "tip": "Tip",
-    "important": "Important",
-    "hint": "Hint",
-    "caution": "Caution",
-    "attention": "Attention",
-    "danger": "Danger",
-    "error": "Error",
-    "seealso": "See also",
-}
 # Titles of the collapsed (form) cells, by what the page does with the cell.
 TITLES = {
     "setup": "Setup: the helpers every chapter uses (`measure`, `glue`, short tracebacks). Run it before the cells below.",
@@ -99,14 +87,14 @@ def _site_url(app, docname: str, anchor: str = "") -> str:
 
 
 def _absolute(app, docname: str, refuri: str) -> str:
-    """A link of the markdown builder ('pytrees.md#x', '#y') on the published site."""
+    """A link as the HTML build resolved it ('pytrees.html#x', '#y') on the published site."""
     if urlsplit(refuri).scheme or refuri.startswith("//"):
         return refuri
     path, _, anchor = refuri.partition("#")
     if not path:
         return _site_url(app, docname, anchor)
     target = posixpath.normpath(posixpath.join(posixpath.dirname(docname), path))
-    return _site_url(app, re.sub(r"\.(md|html)$", "", target), anchor)
+    return _site_url(app, target.removesuffix(".html"), anchor)
 
 
 def _blockquote(title: str, body: list):
@@ -122,6 +110,7 @@ def _prepare_for_notebook(app, doctree, docname):
     """Code cells become markers, admonitions block quotes or <details>, links and
     images absolute (on the chapter's own copy of its doctree)."""
     from docutils import nodes
+    from sphinx.locale import admonitionlabels
 
     for cell in list(doctree.findall(nodes.container)):
         if cell.get("nb_element") == "cell_code":
@@ -131,12 +120,7 @@ def _prepare_for_notebook(app, doctree, docname):
         # written the page by now, gave each of the others its label (visit_admonition).
         titles = [c for c in node.children if isinstance(c, nodes.title)]
         body = [c for c in node.children if not isinstance(c, nodes.title)]
-        if titles:
-            title = titles[0].astext()
-        elif isinstance(node, nodes.admonition):
-            title = ""
-        else:
-            title = ADMONITION_TITLES.get(node.tagname, node.tagname.title())
+        title = titles[0].astext() if titles else str(admonitionlabels.get(node.tagname, ""))
         if "dropdown" in node.get("classes", []):
             replacement = [
                 nodes.paragraph(text=DETAILS_OPEN),
