@@ -37,7 +37,7 @@ from sphinx.util.docutils import SphinxDirective
 
 import bookfacts
 import jaxbook_executed
-from bookfacts.records import fmt_ratio, fmt_seconds
+from bookfacts.records import fmt_ratio, fmt_seconds, record_key
 
 logger = logging.getLogger(__name__)
 
@@ -118,10 +118,7 @@ def gather(env) -> tuple[list[dict], list[dict], list[dict]]:
             {
                 "docname": docname,
                 "title": title.astext() if title is not None else docname,
-                "device": executed.get("device"),
-                "backend": executed.get("backend"),
-                "jax_version": executed.get("jax_version"),
-                "date": executed.get("date"),
+                **{key: executed.get(key) for key in ("device", "backend", "jax_version", "date")},
                 "execution_s": exec_data.get("runtime"),
                 "succeeded": exec_data.get("succeeded"),
                 "measurements": len(entry["records"]),
@@ -153,29 +150,15 @@ def _para(*parts) -> nodes.paragraph:
     return para
 
 
-def _table(title: str, headers: list[str], rows: list[list], classes: list[str], ident: str) -> nodes.table:
-    # An id of its own: numbered (numfig) builds need one for every table and figure.
-    table = nodes.table(classes=["jaxbook-timings-table", *classes], ids=[ident])
-    table += nodes.title(text=title)
-    group = nodes.tgroup(cols=len(headers))
-    table += group
-    for _ in headers:
-        group += nodes.colspec(colwidth=1)
-    head = nodes.thead()
-    group += head
-    row = nodes.row()
-    for header in headers:
-        row += nodes.entry("", nodes.paragraph(text=header))
-    head += row
-    body = nodes.tbody()
-    group += body
-    for values in rows:
-        row = nodes.row()
-        for value in values:
-            cell = value if isinstance(value, nodes.Node) else nodes.paragraph(text=str(value))
-            row += nodes.entry("", cell)
-        body += row
-    return table
+def _span(dates: list[str]) -> str:
+    """'2026-01-01 to 2026-01-03', or one date when the first is the last."""
+    return " to ".join(dict.fromkeys([dates[0], dates[-1]]))
+
+
+def _median_on(record: dict | None) -> str:
+    if record is None:
+        return "not measured"
+    return f"{fmt_seconds(record['median_s'])} on {record.get('device', '?')}"
 
 
 class _Page:
@@ -188,7 +171,12 @@ class _Page:
         self.backend = self.summary["backend"]
         self.titles = {c["docname"]: c["title"] for c in self.chapters}
         self.html = app.builder.format == "html"
-        self.references = _references(app)
+        # The reference runs of the other backend: those shown side by side.
+        self.comparable = [
+            (name, ref)
+            for name, ref in _references(app)
+            if self.backend and {self.backend, ref["build"]["backend"]} == {"cpu", "gpu"}
+        ]
         if len(self.summary["backends"]) > 1:
             logger.warning(
                 "jaxbook: the chapters of this build were executed with different JAX backends "
@@ -200,10 +188,6 @@ class _Page:
             )
 
     # links and files
-    def link(self, target: str, text: str) -> nodes.reference:
-        uri = self.app.builder.get_relative_uri(self.docname, target)
-        return nodes.reference("", text, internal=True, refuri=uri)
-
     def out_uri(self, path: str) -> str:
         """URI of an output file `path` (relative to the output root) from this page."""
         page = self.app.builder.get_target_uri(self.docname)
@@ -212,15 +196,35 @@ class _Page:
     def chapter_cell(self, docname: str) -> nodes.paragraph:
         title = self.titles.get(docname, docname)
         if docname in self.app.env.found_docs:
-            return _para(self.link(docname, title))
+            uri = self.app.builder.get_relative_uri(self.docname, docname)
+            return _para(nodes.reference("", title, internal=True, refuri=uri))
         return _para(title)
 
-    def comparable(self) -> list[tuple[str, dict]]:
-        return [
-            (name, ref)
-            for name, ref in self.references
-            if self.backend and {self.backend, ref["build"]["backend"]} == {"cpu", "gpu"}
-        ]
+    def table(
+        self, kind: str, title: str, headers: list[str], rows: list[list], ident: str = ""
+    ) -> nodes.table:
+        """A table of class jaxbook-timings-KIND whose first column is "Chapter": each
+        row starts with a docname, shown as the chapter's title linked to it."""
+        # An id of its own: numbered (numfig) builds need one for every table and figure.
+        table = nodes.table(
+            classes=["jaxbook-timings-table", f"jaxbook-timings-{kind}"],
+            ids=[ident or f"jaxbook-timings-{kind}-table"],
+        )
+        table += nodes.title(text=title)
+        headers = ["Chapter", *headers]
+        group = nodes.tgroup(cols=len(headers))
+        table += group
+        group.extend(nodes.colspec(colwidth=1) for _ in headers)
+        rows = [[self.chapter_cell(docname), *values] for docname, *values in rows]
+        for section, lines in ((nodes.thead(), [headers]), (nodes.tbody(), rows)):
+            group += section
+            for values in lines:
+                row = nodes.row()
+                for value in values:
+                    cell = value if isinstance(value, nodes.Node) else nodes.paragraph(text=str(value))
+                    row += nodes.entry("", cell)
+                section += row
+        return table
 
     # parts
     def part(self, name: str) -> list[nodes.Node]:
@@ -230,7 +234,7 @@ class _Page:
         s = self.summary
         devices = ", ".join(s["devices"]) or "an unknown device"
         versions = ", ".join(s["jax_versions"]) or "unknown"
-        dates = " to ".join(dict.fromkeys([s["dates"][0], s["dates"][-1]])) if s["dates"] else "unknown dates"
+        dates = _span(s["dates"]) if s["dates"] else "unknown dates"
         out = [
             _para(
                 f"This build executed {len(self.chapters)} chapters on {devices} with JAX {versions} "
@@ -265,7 +269,7 @@ class _Page:
             return [_para("This build recorded no measurements.")]
         rows = [
             [
-                self.chapter_cell(r["chapter"]),
+                r["chapter"],
                 r["label"],
                 r.get("device", "—"),
                 fmt_seconds(r.get("first_call_s")),
@@ -275,32 +279,16 @@ class _Page:
             ]
             for r in self.records
         ]
-        out = [
-            _table(
-                "Every measurement of this build",
-                [
-                    "Chapter",
-                    "Measured",
-                    "Device",
-                    "First call",
-                    "Median per call",
-                    "Spread (IQR)",
-                    "Repeats × calls",
-                ],
-                rows,
-                ["jaxbook-timings-measurements"],
-                "jaxbook-timings-measurements-table",
-            )
-        ]
-        out += self.plot_measurements()
-        return out
+        headers = ["Measured", "Device", "First call", "Median per call", "Spread (IQR)", "Repeats × calls"]
+        table = self.table("measurements", "Every measurement of this build", headers, rows)
+        return [table, *self.plot_measurements()]
 
     def part_comparisons(self):
         if not self.comparisons:
             return [_para("This build made no comparisons.")]
         rows = [
             [
-                self.chapter_cell(c["chapter"]),
+                c["chapter"],
                 c["label_a"],
                 c["label_b"],
                 fmt_ratio(c["ratio"]),
@@ -309,19 +297,11 @@ class _Page:
             ]
             for c in self.comparisons
         ]
-        return [
-            _table(
-                "Every comparison of this build",
-                ["Chapter", "A", "B", "A's time ÷ B's", "Interval", "A is"],
-                rows,
-                ["jaxbook-timings-comparisons"],
-                "jaxbook-timings-comparisons-table",
-            )
-        ]
+        headers = ["A", "B", "A's time ÷ B's", "Interval", "A is"]
+        return [self.table("comparisons", "Every comparison of this build", headers, rows)]
 
     def part_comparison(self):
-        comparable = self.comparable()
-        if not comparable:
+        if not self.comparable:
             other = "GPU" if self.backend != "gpu" else "CPU"
             return [
                 nodes.note(
@@ -335,47 +315,29 @@ class _Page:
                 )
             ]
         out = []
-        for name, ref in comparable:
-            rows_data = bookfacts.records.compare(self.records, self.backend, ref)
+        for name, ref in self.comparable:
             ref_build = ref["build"]
-            ref_side = ref_build["backend"].upper()
-            this_side = self.backend.upper()
-            ref_dates = " to ".join(dict.fromkeys([ref_build["dates"][0], ref_build["dates"][-1]]))
             commit = f", commit {ref_build['commit'][:12]}" if ref_build.get("commit") else ""
             out.append(
                 _para(
-                    f"{this_side}: this build ({', '.join(self.summary['devices'])}, JAX "
-                    f"{', '.join(self.summary['jax_versions'])}). {ref_side}: the reference run "
-                    f"recorded in {name} ({', '.join(ref_build['devices'])}, JAX "
-                    f"{', '.join(ref_build['jax_versions'])}, {ref_dates}{commit}). "
+                    f"{self.backend.upper()}: this build ({', '.join(self.summary['devices'])}, JAX "
+                    f"{', '.join(self.summary['jax_versions'])}). {ref_build['backend'].upper()}: the "
+                    f"reference run recorded in {name} ({', '.join(ref_build['devices'])}, JAX "
+                    f"{', '.join(ref_build['jax_versions'])}, {_span(ref_build['dates'])}{commit}). "
                     "The ratio is the CPU median divided by the GPU median: how many times faster "
                     "the GPU run was. A measurement that only one run has was added or renamed "
                     "since the other run."
                 )
             )
-
-            def cell(record):
-                if record is None:
-                    return "not measured"
-                return f"{fmt_seconds(record['median_s'])} on {record.get('device', '?')}"
-
             rows = [
-                [
-                    self.chapter_cell(r["chapter"]),
-                    r["label"],
-                    cell(r["cpu"]),
-                    cell(r["gpu"]),
-                    fmt_ratio(r["ratio"]),
-                ]
-                for r in rows_data
+                [r["chapter"], r["label"], _median_on(r["cpu"]), _median_on(r["gpu"]), fmt_ratio(r["ratio"])]
+                for r in bookfacts.records.compare(self.records, self.backend, ref)
             ]
+            headers = ["Measured", "CPU median per call", "GPU median per call", "CPU ÷ GPU"]
+            title = f"CPU and GPU side by side ({name})"
             out.append(
-                _table(
-                    f"CPU and GPU side by side ({name})",
-                    ["Chapter", "Measured", "CPU median per call", "GPU median per call", "CPU ÷ GPU"],
-                    rows,
-                    ["jaxbook-timings-comparison"],
-                    f"jaxbook-timings-comparison-{name.split('.')[0]}",
+                self.table(
+                    "comparison", title, headers, rows, f"jaxbook-timings-comparison-{name.split('.')[0]}"
                 )
             )
         return out
@@ -383,7 +345,7 @@ class _Page:
     def part_chapters(self):
         rows = [
             [
-                self.chapter_cell(c["docname"]),
+                c["docname"],
                 c["device"] or "—",
                 c["jax_version"] or "—",
                 c["date"] or "—",
@@ -391,17 +353,9 @@ class _Page:
             ]
             for c in self.chapters
         ]
-        out = [
-            _table(
-                "Where and when each chapter was executed",
-                ["Chapter", "Executed on", "JAX", "Date", "Measurements"],
-                rows,
-                ["jaxbook-timings-chapters"],
-                "jaxbook-timings-chapters-table",
-            )
-        ]
-        out += self.plot_chapters()
-        return out
+        headers = ["Executed on", "JAX", "Date", "Measurements"]
+        table = self.table("chapters", "Where and when each chapter was executed", headers, rows)
+        return [table, *self.plot_chapters()]
 
     # plots
     def figure(self, fig, name: str, alt: str, caption: str) -> list[nodes.Node]:
@@ -430,22 +384,12 @@ class _Page:
         return text if len(text) <= 60 else text[:57] + "…"
 
     def plot_measurements(self):
-        comparable = self.comparable()
-        ref = comparable[0][1] if comparable else None
-        series = [
-            (
-                f"this build ({self.backend.upper() if self.backend else '?'})",
-                {bookfacts.records.record_key(r): r for r in self.records},
-            )
-        ]
+        ref = self.comparable[0][1] if self.comparable else None
+        runs = [(f"this build ({self.backend.upper() if self.backend else '?'})", self.records)]
         if ref is not None:
-            series.append(
-                (
-                    f"reference ({ref['build']['backend'].upper()})",
-                    {bookfacts.records.record_key(r): r for r in ref["records"]},
-                )
-            )
-        keys = [bookfacts.records.record_key(r) for r in self.records]
+            runs.append((f"reference ({ref['build']['backend'].upper()})", ref["records"]))
+        series = [(name, {record_key(r): r for r in records}) for name, records in runs]
+        keys = [record_key(r) for r in self.records]
         if ref is not None:  # measurements only the reference run has get a row too
             keys += [k for k in series[1][1] if k not in series[0][1]]
         fig, ax = self._new_figure(len(keys) * len(series))
@@ -473,8 +417,7 @@ class _Page:
             pts = [(f, y) for f, y in zip(first, ys, strict=True) if f]
             if pts:
                 ax.scatter(
-                    [f for f, _ in pts],
-                    [y for _, y in pts],
+                    *zip(*pts, strict=True),
                     marker="D",
                     s=18,
                     facecolors="none",
@@ -486,20 +429,15 @@ class _Page:
         ax.set_xscale("log")
         ax.set_xlabel("seconds (log scale)")
         fig.legend(fontsize=8, loc="outside lower center", ncols=2, frameon=False)
-        n = len(keys)
         alt = (
-            f"Dot plot of {n} measurements on a logarithmic time axis, "
+            f"Dot plot of {len(keys)} measurements on a logarithmic time axis, "
             "one row per measurement: a dot for the median time per call with its "
             "interquartile range as error bars, and a hollow diamond for the first call "
             "(which includes compilation)"
         )
-        alt += (
-            f"; each row also has a second dot and diamond for the "
-            f"{ref['build']['backend'].upper()} reference run."
-            if ref is not None
-            else "."
-        )
-        alt += " The values are those of the table above."
+        if ref is not None:
+            alt += f"; each row also has a second dot and diamond for the {ref['build']['backend'].upper()} reference run"
+        alt += ". The values are those of the table above."
         return self.figure(
             fig,
             "jaxbook-timings-measurements.png",

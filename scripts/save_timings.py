@@ -37,9 +37,7 @@ def provenance() -> dict:
         commit = result.stdout.strip() if result.returncode == 0 else None
     if commit:
         found["commit"] = commit
-    server, repo, run = (
-        os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
-    )
+    server, repo, run = map(os.environ.get, ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
     if server and repo and run:
         found["workflow_run"] = f"{server}/{repo}/actions/runs/{run}"
     return found

@@ -223,12 +223,6 @@ def record(label, median, backend="cpu", device="CPU (2 cores)"):
     }
 
 
-def timing_output(rec):
-    return nbformat.v4.new_output(
-        "display_data", data={"text/plain": f"⏱ {rec['label']}"}, metadata={"jaxbook_timing": rec}
-    )
-
-
 def write_notebook(path: Path, title: str, records: list[dict], device="CPU (2 cores)"):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -239,17 +233,26 @@ def write_notebook(path: Path, title: str, records: list[dict], device="CPU (2 c
     for i, rec in enumerate(records, start=2):
         cell = nbformat.v4.new_code_cell("t = measure(...)\nt", execution_count=i)
         # shown twice (display + result), recorded once
-        result = nbformat.v4.new_output(
-            "execute_result", data={"text/plain": "⏱"}, metadata={"jaxbook_timing": rec}, execution_count=i
-        )
-        cell.outputs = [timing_output(rec), result]
+        meta = {"jaxbook_timing": rec}
+        cell.outputs = [
+            nbformat.v4.new_output("display_data", data={"text/plain": f"⏱ {rec['label']}"}, metadata=meta),
+            nbformat.v4.new_output(
+                "execute_result", data={"text/plain": "⏱"}, metadata=meta, execution_count=i
+            ),
+        ]
         nb.cells.append(cell)
-    nbformat.write(nb, path)
-    # Its outputs, as an execution would have left them in the cache (nothing runs).
+    write_and_cache(nb, path)
+
+
+def write_and_cache(nb, path: Path) -> None:
+    """Write the notebook, with its outputs in the cache as an execution would
+    have left them (nothing runs)."""
     from jupyter_cache import get_cache
 
-    cache = get_cache(str(path.parent / "_build" / ".jupyter_cache"))
-    cache.cache_notebook_file(path, check_validity=False, overwrite=True)
+    nbformat.write(nb, path)
+    get_cache(str(path.parent / "_build" / ".jupyter_cache")).cache_notebook_file(
+        path, check_validity=False, overwrite=True
+    )
 
 
 def reference(records, backend="gpu", device="NVIDIA H100 80GB HBM3"):
@@ -402,6 +405,11 @@ def test_ratio_is_cpu_over_gpu_whichever_run_is_the_build():
         bookfacts.records.compare(gpu, "gpu", reference(gpu))
 
 
+def save_timings(site: Path, out: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(SAVE_TIMINGS), "--site", str(site), "--out", str(out)]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
 def test_save_timings_writes_a_loadable_reference(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
@@ -421,11 +429,7 @@ def test_save_timings_writes_a_loadable_reference(tmp_path):
     ]
     (site / "timings.json").write_text(json.dumps(bookfacts.records.timings_document(chapters, recs)))
     out = tmp_path / "gpu-reference.json"
-    result = subprocess.run(
-        [sys.executable, str(SAVE_TIMINGS), "--site", str(site), "--out", str(out)],
-        capture_output=True,
-        text=True,
-    )
+    result = save_timings(site, out)
     assert result.returncode == 0, result.stderr
     saved = bookfacts.records.load_timings(out)
     assert saved["records"] == recs and saved["build"]["backend"] == "gpu"
@@ -435,11 +439,7 @@ def test_save_timings_writes_a_loadable_reference(tmp_path):
         [*chapters, dict(chapters[0], docname="d", backend="cpu")], recs
     )
     (site / "timings.json").write_text(json.dumps(mixed))
-    result = subprocess.run(
-        [sys.executable, str(SAVE_TIMINGS), "--site", str(site), "--out", str(out)],
-        capture_output=True,
-        text=True,
-    )
+    result = save_timings(site, out)
     assert result.returncode != 0 and "single backend" in result.stderr
 
 
@@ -483,19 +483,6 @@ def check_gpu(*args, path: Path, **env) -> subprocess.CompletedProcess:
     )
 
 
-def test_gpu_check_fails_without_nvidia_smi(tmp_path):
-    bin_ = tmp_path / "bin"
-    result = check_gpu("--python", fake_python(bin_), path=bin_)
-    assert result.returncode == 1 and "nvidia-smi was not found" in result.stderr
-
-
-def test_gpu_check_fails_when_nvidia_smi_fails(tmp_path):
-    bin_ = tmp_path / "bin"
-    fake_nvidia_smi(bin_, ok=False)
-    result = check_gpu("--python", fake_python(bin_), path=bin_)
-    assert result.returncode == 1 and "nvidia-smi failed (exit status 9" in result.stderr
-
-
 def test_gpu_check_fails_when_jax_runs_on_the_cpu(tmp_path):
     """The book's real JAX with JAX_PLATFORMS=cpu, on a machine with a 'driver'."""
     bin_ = tmp_path / "bin"
@@ -514,17 +501,20 @@ def test_gpu_check_passes_on_a_simulated_gpu_backend(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "info, message",
+    "nvidia_smi, info, message",
     [
-        ({"backend": "cpu", "devices": ["cpu: cpu"]}, "default backend is 'cpu'"),
-        ({"computed_on": ["cpu"]}, "did not run correctly on the GPU"),
-        ({"jax": "0.0.1"}, "differ from the pinned ones: jax 0.0.1"),
-        ({"plugins": {"jax-cuda12-plugin": "0.0.1"}}, "jax-cuda12-plugin 0.0.1"),
+        (None, {}, "nvidia-smi was not found"),
+        ("fails", {}, "nvidia-smi failed (exit status 9"),
+        ("ok", {"backend": "cpu", "devices": ["cpu: cpu"]}, "default backend is 'cpu'"),
+        ("ok", {"computed_on": ["cpu"]}, "did not run correctly on the GPU"),
+        ("ok", {"jax": "0.0.1"}, "differ from the pinned ones: jax 0.0.1"),
+        ("ok", {"plugins": {"jax-cuda12-plugin": "0.0.1"}}, "jax-cuda12-plugin 0.0.1"),
     ],
 )
-def test_gpu_check_fails_on_a_wrong_answer(tmp_path, info, message):
+def test_gpu_check_fails_on_a_missing_driver_or_a_wrong_answer(tmp_path, nvidia_smi, info, message):
     bin_ = tmp_path / "bin"
-    fake_nvidia_smi(bin_)
+    if nvidia_smi:
+        fake_nvidia_smi(bin_, ok=nvidia_smi == "ok")
     result = check_gpu("--python", fake_python(bin_, **info), path=bin_)
     assert result.returncode == 1 and message in result.stderr, result.stderr
 
@@ -560,12 +550,7 @@ def test_a_chapter_check_fails_the_build_naming_chapter_and_cell(tmp_path):
     src = make_book(tmp_path)
     nb = nbformat.read(src / "b.ipynb", as_version=4)
     nb.cells[2].outputs.append(nbformat.v4.new_output("stream", name="stderr", text="oops\n"))
-    nbformat.write(nb, src / "b.ipynb")
-    from jupyter_cache import get_cache
-
-    get_cache(str(src / "_build" / ".jupyter_cache")).cache_notebook_file(
-        src / "b.ipynb", check_validity=False, overwrite=True
-    )
+    write_and_cache(nb, src / "b.ipynb")
     status, warnings, _ = sphinx(src)
     assert status != 0
     assert "b.ipynb: WARNING: chapter check failed: code cell 2 wrote to stderr: 'oops'" in warnings

@@ -90,18 +90,16 @@ def record_key(record: dict) -> tuple[str, str]:
 def build_summary(chapters: list[dict], records: list[dict]) -> dict:
     """What the whole build ran on: backends, devices, JAX versions, dates."""
 
-    def distinct(values):
-        return sorted({v for v in values if v})
+    def distinct(key, *groups):
+        return sorted({v for group in groups for item in group if (v := item.get(key))})
 
-    backends = distinct([c.get("backend") for c in chapters] + [r.get("backend") for r in records])
+    backends = distinct("backend", chapters, records)
     return {
         "backends": backends,
         "backend": backends[0] if len(backends) == 1 else None,
-        "devices": distinct(c.get("device") for c in chapters),
-        "jax_versions": distinct(
-            [c.get("jax_version") for c in chapters] + [r.get("jax_version") for r in records]
-        ),
-        "dates": distinct([c.get("date") for c in chapters] + [r.get("date") for r in records]),
+        "devices": distinct("device", chapters),
+        "jax_versions": distinct("jax_version", chapters, records),
+        "dates": distinct("date", chapters, records),
     }
 
 
@@ -149,18 +147,19 @@ def compare(current: list[dict], current_backend: str, reference: dict) -> list[
     if {current_backend, ref_backend} != {"cpu", "gpu"}:
         raise ValueError(f"compare needs a CPU and a GPU run, got {current_backend} and {ref_backend}")
     ref_by_key = {record_key(r): r for r in reference["records"]}
-    rows, matched = [], set()
-    for record in current:
-        other = ref_by_key.get(record_key(record))
-        if other is not None:
-            matched.add(record_key(record))
-        pair = {current_backend: record, ref_backend: other}
-        rows.append({"chapter": record["chapter"], "label": record["label"], **pair})
-    for record in reference["records"]:
-        if record_key(record) not in matched:
-            pair = {current_backend: None, ref_backend: record}
-            rows.append({"chapter": record["chapter"], "label": record["label"], **pair})
-    for row in rows:
+    own = {record_key(r) for r in current}
+    pairs = [(r, ref_by_key.get(record_key(r))) for r in current]
+    pairs += [(None, r) for r in reference["records"] if record_key(r) not in own]
+    rows = []
+    for mine, theirs in pairs:
+        either = mine or theirs
+        row = {
+            "chapter": either["chapter"],
+            "label": either["label"],
+            current_backend: mine,
+            ref_backend: theirs,
+        }
         cpu, gpu = row["cpu"], row["gpu"]
         row["ratio"] = cpu["median_s"] / gpu["median_s"] if cpu and gpu and gpu["median_s"] > 0 else None
+        rows.append(row)
     return rows
