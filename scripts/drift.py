@@ -38,6 +38,7 @@ drift environment or build could not be made, 2 when the pinned build is missing
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import difflib
 import hashlib
@@ -305,15 +306,30 @@ def short(text: str, width: int = LINE_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def reads_timing(node, names: set[str], called_only: bool = False) -> bool:
+    """Whether the code measures or reads timings: calls `measure`, `perf_counter`, ...
+    (a bare `time()` does not count), reads a Timing's `.median_s`, ..., or uses one of
+    `names` (with `called_only`, only calls one of them)."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Attribute) and sub.attr in TIMING_ATTRS:
+            return True
+        if isinstance(sub, ast.Call):
+            func = sub.func
+            if isinstance(func, ast.Attribute) and func.attr in TIMING_CALLS:
+                return True
+            if isinstance(func, ast.Name) and (func.id in TIMING_CALLS - {"time"} or func.id in names):
+                return True
+        if not called_only and isinstance(sub, ast.Name) and sub.id in names:
+            return True
+    return False
+
+
 def timing_names(nb) -> set[str]:
     """Names that hold timings, or values computed from them, in the notebook's own
     code (the setup cell, which defines `measure`, left out): module-level names
-    assigned from `measure(...)`, `time.perf_counter()`, a Timing's `.median_s`, ...,
-    or from an expression using such a name (`times.append(...)` too), and functions
+    assigned from code that reads_timing (`times.append(...)` too), and functions
     whose code measures or reads timings. A simple fixed point; names local to a
     function are not followed."""
-    import ast
-
     trees = []
     for cell in nb["cells"]:
         if cell["cell_type"] == "code" and "def measure(" not in cell["source"]:
@@ -329,21 +345,6 @@ def timing_names(nb) -> set[str]:
             if not isinstance(child, scopes):
                 yield from module_level(child)
 
-    def measures(node) -> bool:
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Attribute) and sub.attr in TIMING_ATTRS:
-                return True
-            if isinstance(sub, ast.Call):
-                func = sub.func
-                if isinstance(func, ast.Attribute) and func.attr in TIMING_CALLS:
-                    return True
-                if isinstance(func, ast.Name) and (func.id in TIMING_CALLS - {"time"} or func.id in tainted):
-                    return True
-        return False
-
-    def uses_timing(node) -> bool:
-        return measures(node) or any(isinstance(n, ast.Name) and n.id in tainted for n in ast.walk(node))
-
     def targets(node) -> set[str]:
         if isinstance(node, ast.Name):
             return {node.id}
@@ -358,15 +359,20 @@ def timing_names(nb) -> set[str]:
         before = len(tainted)
         for tree in trees:
             for node in module_level(tree):
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and measures(node):
-                    tainted.add(node.name)
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    if reads_timing(node, tainted, called_only=True):
+                        tainted.add(node.name)
                 elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign) and node.value is not None:
-                    if uses_timing(node.value):
+                    if reads_timing(node.value, tainted):
                         for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
                             tainted |= targets(target)
                 elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                     func = node.func
-                    if func.attr in FILLING and isinstance(func.value, ast.Name) and uses_timing(node):
+                    if (
+                        func.attr in FILLING
+                        and isinstance(func.value, ast.Name)
+                        and reads_timing(node, tainted)
+                    ):
                         tainted.add(func.value.id)
         changed = len(tainted) != before
     return tainted
@@ -388,29 +394,16 @@ def is_timing_cell(cell, names: set[str] = frozenset()) -> bool:
 
 def glue_is_timing(cell, name: str, names: set[str]) -> bool:
     """Whether the value glued as `name` in this cell is computed from timings."""
-    import ast
-
     try:
         tree = ast.parse(cell.get("source", ""))
     except SyntaxError:
         return is_timing_cell(cell, names)
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "glue"]
-    for call in calls:
-        if len(call.args) < 2:
-            continue
-        key = call.args[0]
-        if isinstance(key, ast.Constant) and key.value != name:
-            continue
-        if any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(call.args[1])) or any(
-            (isinstance(n, ast.Attribute) and n.attr in TIMING_ATTRS)
-            or (
-                isinstance(n, ast.Call)
-                and getattr(n.func, "attr", getattr(n.func, "id", None)) in TIMING_CALLS
-            )
-            for n in ast.walk(call.args[1])
-        ):
-            return True
-    return False
+    return any(
+        reads_timing(call.args[1], names)
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "glue" and len(call.args) >= 2
+        if not isinstance(call.args[0], ast.Constant) or call.args[0].value == name
+    )
 
 
 def in_seconds(text: str) -> str:
