@@ -711,7 +711,6 @@ def sphinx_warnings(log_text: str, copy: Path) -> dict[str, list[str]]:
 class Comparison:
     pinned_jax: str
     drift_jax: str
-    label: str
     chapters: list[Chapter]
     packages: list[str]
     build_warnings: list[str]
@@ -746,12 +745,7 @@ def distinct(infos: list[dict], key: str) -> list[str]:
 
 
 def compare(
-    pinned_book: Path,
-    drift_book: Path,
-    log: Path,
-    label: str,
-    packages: list[str],
-    build_seconds: float | None,
+    pinned_book: Path, drift_book: Path, log: Path, packages: list[str], build_seconds: float | None
 ) -> Comparison:
     failures = {}
     reports = reports_path(drift_book)
@@ -778,7 +772,6 @@ def compare(
     return Comparison(
         pinned_jax=", ".join(distinct(pinned_infos, "jax_version")) or "?",
         drift_jax=", ".join(distinct(drift_infos, "jax_version")) or "?",
-        label=label,
         chapters=chapters,
         packages=packages,
         build_warnings=[w for ws in warnings.values() for w in ws],
@@ -994,7 +987,7 @@ def main(argv: list[str] | None = None) -> int:
             old = folder / "drift.json"
             seconds = json.loads(old.read_text()).get("build_seconds") if old.exists() else None
         packages = [] if args.python else package_changes(python, book)
-        cmp = compare(book, copy, log, label, packages, seconds)
+        cmp = compare(book, copy, log, packages, seconds)
         report = render(cmp, book)
         report_path.write_text(report)
         (folder / "issue.md").write_text(issue_body(report))
