@@ -157,13 +157,6 @@ def make_env(book: Path, folder: Path, version: str) -> Path:
     return python
 
 
-def installed_versions(python: Path) -> dict[str, str]:
-    result = subprocess.run(
-        [str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
-    )
-    return {bookfacts.requirements.canonical(p["name"]): p["version"] for p in json.loads(result.stdout)}
-
-
 # --- the drift build ----------------------------------------------------------------
 
 COPY_IGNORED = {
@@ -239,10 +232,9 @@ def run_build(
             set_execute(copy, exclude_patterns=failed)
             out.write(f"\n{SITE_MARKER}\n")
             out.flush()
-            command = [str(python.with_name("jupyter-book")), "build", str(copy), "--path-output", str(copy)]
-            proc = subprocess.run(
-                [*command, "--keep-going"], cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT, text=True
-            )
+            jupyter_book = str(python.with_name("jupyter-book"))
+            command = [jupyter_book, "build", str(copy), "--path-output", str(copy), "--keep-going"]
+            proc = subprocess.run(command, cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     return proc.returncode, time.perf_counter() - start
 
 
@@ -902,12 +894,13 @@ def issue_body(report: str, limit: int = ISSUE_LIMIT) -> str:
 
 
 def package_changes(python: Path, book: Path) -> list[str]:
+    """Every package of the drift environment whose version is not the lock's."""
     locked = bookfacts.requirements.pins(book / "requirements.txt")
-    installed = installed_versions(python)
+    command = [str(python), "-m", "pip", "list", "--format=json"]
+    listed = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    installed = {bookfacts.requirements.canonical(p["name"]): p["version"] for p in listed}
     changes = [f"{n} {v} → {installed[n]}" for n, v in locked.items() if n in installed and installed[n] != v]
-    changes += [
-        f"{n} {v} (not in the lock)" for n, v in installed.items() if n not in locked and n not in ("pip",)
-    ]
+    changes += [f"{n} {v} (not in the lock)" for n, v in installed.items() if n not in locked and n != "pip"]
     return changes
 
 
