@@ -38,6 +38,7 @@ drift environment or build could not be made, 2 when the pinned build is missing
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import difflib
 import hashlib
@@ -49,7 +50,10 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import traceback
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extensions"))  # b
 
 import bookfacts
 import build
+from bookfacts.records import fmt_ratio, fmt_seconds
 
 TIMING_FACTOR = 2.0  # a median (or a number computed from timings) moved more than this: flagged
 MIN_TIMINGS_FOR_RATIO = 5  # the build-wide timing ratio needs this many measurements
@@ -152,13 +157,6 @@ def make_env(book: Path, folder: Path, version: str) -> Path:
     return python
 
 
-def installed_versions(python: Path) -> dict[str, str]:
-    result = subprocess.run(
-        [str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
-    )
-    return {bookfacts.requirements.canonical(p["name"]): p["version"] for p in json.loads(result.stdout)}
-
-
 # --- the drift build ----------------------------------------------------------------
 
 COPY_IGNORED = {
@@ -184,20 +182,34 @@ def copy_book(book: Path, dest: Path) -> None:
         return {n for n in names if (top and n in COPY_IGNORED) or n == "__pycache__"}
 
     shutil.copytree(book, dest, ignore=ignore)
-    config = yaml.safe_load((dest / "_config.yml").read_text())
-    execute = config.setdefault("execute", {})
-    execute.update(
+    set_execute(
+        dest,
         execute_notebooks="cache",
         cache=str(bookfacts.cache.cache_path(dest)),
         allow_errors=True,  # run every cell, collect every failure
         raise_on_error=False,
     )
-    (dest / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+
+def set_execute(book: Path, **settings) -> None:
+    """Change the `execute` settings in the book's _config.yml."""
+    path = book / "_config.yml"
+    config = yaml.safe_load(path.read_text())
+    config.setdefault("execute", {}).update(settings)
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 
 def reports_path(copy: Path) -> Path:
     """Where the drift build says why a chapter could not be executed to its end."""
     return copy / "_build" / "reports"
+
+
+def failed_chapters(copy: Path) -> list[str]:
+    """The docnames of the chapters that could not be executed to their end."""
+    reports = reports_path(copy)
+    return [
+        f.relative_to(reports).as_posix().removesuffix(".err.log") for f in sorted(reports.rglob("*.err.log"))
+    ]
 
 
 def run_build(
@@ -215,23 +227,14 @@ def run_build(
         command = [str(python), str(copy / "scripts" / "drift.py"), "--execute-chapters", "--book", str(copy)]
         proc = subprocess.run(command, cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
         if proc.returncode == 0 and html:
-            failed = sorted(reports_path(copy).rglob("*.err.log")) if reports_path(copy).exists() else []
-            config = yaml.safe_load((copy / "_config.yml").read_text())
-            config["execute"]["exclude_patterns"] = [
-                str(
-                    bookfacts.book.source_path(
-                        copy, f.relative_to(reports_path(copy)).as_posix()[: -len(".err.log")]
-                    )
-                )
-                for f in failed
-            ]  # shown without outputs: executing them again would fail again
-            (copy / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+            # shown without outputs: executing them again would fail again
+            failed = [str(bookfacts.book.source_path(copy, d)) for d in failed_chapters(copy)]
+            set_execute(copy, exclude_patterns=failed)
             out.write(f"\n{SITE_MARKER}\n")
             out.flush()
-            command = [str(python.with_name("jupyter-book")), "build", str(copy), "--path-output", str(copy)]
-            proc = subprocess.run(
-                [*command, "--keep-going"], cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT, text=True
-            )
+            jupyter_book = str(python.with_name("jupyter-book"))
+            command = [jupyter_book, "build", str(copy), "--path-output", str(copy), "--keep-going"]
+            proc = subprocess.run(command, cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     return proc.returncode, time.perf_counter() - start
 
 
@@ -241,9 +244,6 @@ def execute_chapters(book: Path) -> int:
     that cannot be executed to its end (its kernel died, a cell timed out) gets a
     report in reports_path() and the next chapter is executed. Runs in the drift
     environment (`--execute-chapters`), whose kernel it starts."""
-    import tempfile
-    import traceback
-
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
     from jupyter_cache.executors.utils import single_nb_execution
@@ -276,10 +276,10 @@ def execute_chapters(book: Path) -> int:
         except Exception as err:  # e.g. DeadKernelError: the kernel crashed
             error = traceback.format_exc()
             # the cell it died in: the last one nbclient began to execute
-            dying = nb.cells[started[-1]] if started else None
-            if dying is not None:  # in the words build.describe_failure reads
+            if started:  # in the words build.describe_failure reads
                 rule = "-" * 20
-                error += f"\nAn error occurred while executing the following cell:\n{rule}\n{dying.source}\n{rule}\n"
+                dying = nb.cells[started[-1]].source
+                error += f"\nAn error occurred while executing the following cell:\n{rule}\n{dying}\n{rule}\n"
             error += f"\n{type(err).__name__}: {err}"
         if error is not None:
             report = reports_path(book) / f"{docname}.err.log"
@@ -305,15 +305,30 @@ def short(text: str, width: int = LINE_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def reads_timing(node, names: set[str], called_only: bool = False) -> bool:
+    """Whether the code measures or reads timings: calls `measure`, `perf_counter`, ...
+    (a bare `time()` does not count), reads a Timing's `.median_s`, ..., or uses one of
+    `names` (with `called_only`, only calls one of them)."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Attribute) and sub.attr in TIMING_ATTRS:
+            return True
+        if isinstance(sub, ast.Call):
+            func = sub.func
+            if isinstance(func, ast.Attribute) and func.attr in TIMING_CALLS:
+                return True
+            if isinstance(func, ast.Name) and (func.id in TIMING_CALLS - {"time"} or func.id in names):
+                return True
+        if not called_only and isinstance(sub, ast.Name) and sub.id in names:
+            return True
+    return False
+
+
 def timing_names(nb) -> set[str]:
     """Names that hold timings, or values computed from them, in the notebook's own
     code (the setup cell, which defines `measure`, left out): module-level names
-    assigned from `measure(...)`, `time.perf_counter()`, a Timing's `.median_s`, ...,
-    or from an expression using such a name (`times.append(...)` too), and functions
+    assigned from code that reads_timing (`times.append(...)` too), and functions
     whose code measures or reads timings. A simple fixed point; names local to a
     function are not followed."""
-    import ast
-
     trees = []
     for cell in nb["cells"]:
         if cell["cell_type"] == "code" and "def measure(" not in cell["source"]:
@@ -329,21 +344,6 @@ def timing_names(nb) -> set[str]:
             if not isinstance(child, scopes):
                 yield from module_level(child)
 
-    def measures(node) -> bool:
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Attribute) and sub.attr in TIMING_ATTRS:
-                return True
-            if isinstance(sub, ast.Call):
-                func = sub.func
-                if isinstance(func, ast.Attribute) and func.attr in TIMING_CALLS:
-                    return True
-                if isinstance(func, ast.Name) and (func.id in TIMING_CALLS - {"time"} or func.id in tainted):
-                    return True
-        return False
-
-    def uses_timing(node) -> bool:
-        return measures(node) or any(isinstance(n, ast.Name) and n.id in tainted for n in ast.walk(node))
-
     def targets(node) -> set[str]:
         if isinstance(node, ast.Name):
             return {node.id}
@@ -358,23 +358,28 @@ def timing_names(nb) -> set[str]:
         before = len(tainted)
         for tree in trees:
             for node in module_level(tree):
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and measures(node):
-                    tainted.add(node.name)
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    if reads_timing(node, tainted, called_only=True):
+                        tainted.add(node.name)
                 elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign) and node.value is not None:
-                    if uses_timing(node.value):
+                    if reads_timing(node.value, tainted):
                         for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
                             tainted |= targets(target)
                 elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                     func = node.func
-                    if func.attr in FILLING and isinstance(func.value, ast.Name) and uses_timing(node):
+                    if (
+                        func.attr in FILLING
+                        and isinstance(func.value, ast.Name)
+                        and reads_timing(node, tainted)
+                    ):
                         tainted.add(func.value.id)
         changed = len(tainted) != before
     return tainted
 
 
-def code(text: str) -> str:
+def code(text: str, width: int = LINE_WIDTH) -> str:
     """Text as inline code in the report (shortened, on one line, no backtick inside)."""
-    return "`" + short(text).replace("`", "'") + "`"
+    return "`" + short(text, width).replace("`", "'") + "`"
 
 
 def is_timing_cell(cell, names: set[str] = frozenset()) -> bool:
@@ -388,29 +393,16 @@ def is_timing_cell(cell, names: set[str] = frozenset()) -> bool:
 
 def glue_is_timing(cell, name: str, names: set[str]) -> bool:
     """Whether the value glued as `name` in this cell is computed from timings."""
-    import ast
-
     try:
         tree = ast.parse(cell.get("source", ""))
     except SyntaxError:
         return is_timing_cell(cell, names)
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "glue"]
-    for call in calls:
-        if len(call.args) < 2:
-            continue
-        key = call.args[0]
-        if isinstance(key, ast.Constant) and key.value != name:
-            continue
-        if any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(call.args[1])) or any(
-            (isinstance(n, ast.Attribute) and n.attr in TIMING_ATTRS)
-            or (
-                isinstance(n, ast.Call)
-                and getattr(n.func, "attr", getattr(n.func, "id", None)) in TIMING_CALLS
-            )
-            for n in ast.walk(call.args[1])
-        ):
-            return True
-    return False
+    return any(
+        reads_timing(call.args[1], names)
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "glue" and len(call.args) >= 2
+        if not isinstance(call.args[0], ast.Constant) or call.args[0].value == name
+    )
 
 
 def in_seconds(text: str) -> str:
@@ -467,10 +459,10 @@ def errors_of(cell) -> list[tuple[str, str]]:
 
 
 def glued(nb, version: str = "") -> dict[str, dict]:
-    """{name: {"value": text/plain, "cell": number, "timing": computed from timings}}."""
+    """{name: {"value": text/plain, "timing": computed from timings}}."""
     found = {}
     names = timing_names(nb)
-    for number, cell in enumerate((c for c in nb["cells"] if c["cell_type"] == "code"), start=1):
+    for cell in nb["cells"]:
         for out in cell.get("outputs", []):
             name = ((out.get("metadata") or {}).get("scrapbook") or {}).get("name")
             data = out.get("data") or {}
@@ -484,7 +476,7 @@ def glued(nb, version: str = "") -> dict[str, dict]:
             value = text_of(value)
             if version and value.strip("'\"") == version:
                 value = "<the JAX version>"
-            found[name] = {"value": value, "cell": number, "timing": glue_is_timing(cell, name, names)}
+            found[name] = {"value": value, "timing": glue_is_timing(cell, name, names)}
     return found
 
 
@@ -531,11 +523,8 @@ def cell_lines(source_path: Path, cells: list) -> list[int | None]:
     for cell in cells:
         first = next((line for line in cell["source"].splitlines() if line.strip()), None)
         line = None
-        if first is not None:
-            for i in range(at, len(text)):
-                if text[i] == first:
-                    line, at = i + 1, i + 1
-                    break
+        if first in text[at:]:
+            line = at = text.index(first, at) + 1
         found.append(line)
     return found
 
@@ -668,41 +657,29 @@ def compare_chapter(pinned_book: Path, drift_book: Path, docname: str, failure: 
         timing = is_timing_cell(p, names) or is_timing_cell(d, names)
         before, now = output_lines(p, timing, versions[0]), output_lines(d, timing, versions[1])
         if before != now:
-            diff = [ln for ln in difflib.unified_diff(before, now, lineterm="", n=1)][2:]
+            diff = list(difflib.unified_diff(before, now, lineterm="", n=1))[2:]
             shown = [ln if len(ln) <= LINE_WIDTH else ln[: LINE_WIDTH - 1] + "…" for ln in diff[:DIFF_LINES]]
             if len(diff) > DIFF_LINES:
                 shown.append(f"… {len(diff) - DIFF_LINES} more lines")
             chapter.diffs.append((where + (" (numbers masked: a timing cell)" if timing else ""), shown))
 
     old_glue, new_glue = glued(pinned_nb, versions[0]), glued(drift_nb, versions[1])
-    for name, p in old_glue.items():
-        d = new_glue.get(name)
-        if d is None:
-            chapter.glue.append(
-                {"name": name, "pinned": p["value"], "drift": None, "why": "not glued any more"}
-            )
-            continue
-        why = glue_change(p, d)
+    for name in {**old_glue, **new_glue}:  # the pinned build's order, then the new ones
+        p, d = old_glue.get(name), new_glue.get(name)
+        why = "new" if p is None else "not glued any more" if d is None else glue_change(p, d)
         if why:
-            chapter.glue.append({"name": name, "pinned": p["value"], "drift": d["value"], "why": why})
-    for name in new_glue.keys() - old_glue.keys():
-        chapter.glue.append({"name": name, "pinned": None, "drift": new_glue[name]["value"], "why": "new"})
+            chapter.glue.append(
+                {"name": name, "pinned": p and p["value"], "drift": d and d["value"], "why": why}
+            )
 
     old_t = {r["label"]: r for r in bookfacts.records.records_from_notebook(pinned_nb, docname)}
     new_t = {r["label"]: r for r in bookfacts.records.records_from_notebook(drift_nb, docname)}
-    for label in [*old_t, *(k for k in new_t if k not in old_t)]:
+    for label in {**old_t, **new_t}:
         a, b = old_t.get(label), new_t.get(label)
         ratio = b["median_s"] / a["median_s"] if a and b and a["median_s"] > 0 else None
         flagged = ratio is None or max(ratio, 1 / ratio) > TIMING_FACTOR
-        chapter.timings.append(
-            {
-                "label": label,
-                "pinned": a and a["median_s"],
-                "drift": b and b["median_s"],
-                "ratio": ratio,
-                "flagged": flagged,
-            }
-        )
+        pinned, drift = a and a["median_s"], b and b["median_s"]
+        chapter.timings.append(dict(label=label, pinned=pinned, drift=drift, ratio=ratio, flagged=flagged))
     return chapter
 
 
@@ -726,7 +703,6 @@ def sphinx_warnings(log_text: str, copy: Path) -> dict[str, list[str]]:
 class Comparison:
     pinned_jax: str
     drift_jax: str
-    label: str
     chapters: list[Chapter]
     packages: list[str]
     build_warnings: list[str]
@@ -747,24 +723,31 @@ class Comparison:
         return bool(self.build_warnings) or any(c.changed for c in self.chapters)
 
 
+def execution_infos(book: Path) -> list[dict]:
+    """Where and with what each executed chapter was executed, as its setup cell recorded."""
+    infos = []
+    for docname in bookfacts.book.chapters(book):
+        with contextlib.suppress(KeyError):  # not executed: listed as failing
+            infos.append(bookfacts.records.execution_info(executed_notebook(book, docname)) or {})
+    return infos
+
+
+def distinct(infos: list[dict], key: str) -> list[str]:
+    return sorted({i[key] for i in infos if i.get(key)})
+
+
 def compare(
-    pinned_book: Path,
-    drift_book: Path,
-    log: Path,
-    label: str,
-    packages: list[str],
-    build_seconds: float | None,
+    pinned_book: Path, drift_book: Path, log: Path, packages: list[str], build_seconds: float | None
 ) -> Comparison:
     failures = {}
     reports = reports_path(drift_book)
     log_text = ANSI.sub("", log.read_text(errors="replace")) if log.exists() else ""
-    for report in sorted(reports.rglob("*.err.log")) if reports.exists() else []:
-        docname = report.relative_to(reports).as_posix().removesuffix(".err.log")
-        prefix = bookfacts.book.source_path(drift_book, docname).relative_to(drift_book).as_posix()
-        described = build.describe_failure(drift_book, reports, report).removeprefix(prefix)
-        failures[docname] = described.removeprefix(", ").removeprefix(": ")
-        # what the kernel said as it died (e.g. an XLA fatal error), from the log
+    for docname in failed_chapters(drift_book):
         source = bookfacts.book.source_path(drift_book, docname)
+        prefix = source.relative_to(drift_book).as_posix()
+        described = build.describe_failure(drift_book, reports, reports / f"{docname}.err.log")
+        failures[docname] = described.removeprefix(prefix).removeprefix(", ").removeprefix(": ")
+        # what the kernel said as it died (e.g. an XLA fatal error), from the log
         part = log_text.split(f"{source}: executing", 1)[-1].split(": executing", 1)[0]
         fatal = [line for line in part.splitlines() if FATAL.match(line)]
         if fatal:
@@ -777,26 +760,16 @@ def compare(
         chapter = compare_chapter(pinned_book, drift_book, docname, failures.get(docname))
         chapter.sphinx = warnings.pop(docname, [])
         chapters.append(chapter)
-    pinned_infos = [
-        bookfacts.records.execution_info(executed_notebook(pinned_book, d)) or {}
-        for d in bookfacts.book.chapters(pinned_book)
-    ]
-    drift_infos = []
-    for docname in bookfacts.book.chapters(drift_book):
-        with contextlib.suppress(KeyError):  # not executed: listed as failing
-            drift_infos.append(bookfacts.records.execution_info(executed_notebook(drift_book, docname)) or {})
-    drift_jax = sorted({i.get("jax_version") for i in drift_infos if i.get("jax_version")}) or ["?"]
-    pinned_jax = sorted({i.get("jax_version") for i in pinned_infos if i.get("jax_version")}) or ["?"]
+    pinned_infos, drift_infos = execution_infos(pinned_book), execution_infos(drift_book)
     return Comparison(
-        pinned_jax=", ".join(pinned_jax),
-        drift_jax=", ".join(drift_jax),
-        label=label,
+        pinned_jax=", ".join(distinct(pinned_infos, "jax_version")) or "?",
+        drift_jax=", ".join(distinct(drift_infos, "jax_version")) or "?",
         chapters=chapters,
         packages=packages,
         build_warnings=[w for ws in warnings.values() for w in ws],
         build_seconds=build_seconds,
         html=drift_book / "_build" / "html",
-        pinned_dates=sorted({i.get("date") for i in pinned_infos if i.get("date")}),
+        pinned_dates=distinct(pinned_infos, "date"),
         drift_info=drift_infos[0] if drift_infos else {},
     )
 
@@ -805,7 +778,15 @@ def compare(
 
 
 def md_cell(text) -> str:
-    return "—" if text is None else "`" + short(str(text), 80).replace("|", "\\|").replace("`", "'") + "`"
+    return "—" if text is None else code(str(text), 80).replace("|", "\\|")
+
+
+def row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def table_header(*names: str) -> list[str]:
+    return [row(*names), "|" + "---|" * len(names)]
 
 
 def render(cmp: Comparison, root: Path) -> str:
@@ -827,10 +808,9 @@ def render(cmp: Comparison, root: Path) -> str:
             "",
         ]
     else:
-        totals: dict[str, int] = {}
+        totals: Counter[str] = Counter()
         for c in cmp.chapters:
-            for k, v in c.counts.items():
-                totals[k] = totals.get(k, 0) + v
+            totals.update(c.counts)
         found = ", ".join(f"{k}: {v}" for k, v in totals.items() if v)
         if cmp.build_warnings:
             found += f", build warnings: {len(cmp.build_warnings)}"
@@ -846,7 +826,7 @@ def render(cmp: Comparison, root: Path) -> str:
         ),
         f"- Pinned build: JAX {cmp.pinned_jax} (requirements.txt), from the execution cache of `make html` "
         f"(executed {', '.join(cmp.pinned_dates) or '?'}).",
-        f"- Timings: the median drift/pinned ratio of all {n_timings} measurements is {bookfacts.records.fmt_ratio(factor)}"
+        f"- Timings: the median drift/pinned ratio of all {n_timings} measurements is {fmt_ratio(factor)}"
         + (
             ": the drift build ran on a busier (or another) machine, so every timing moved; the last column of "
             "each timings table divides by this ratio."
@@ -859,10 +839,8 @@ def render(cmp: Comparison, root: Path) -> str:
         '- How to read this report: MAINTAINING.md, "Drift watch".',
         "",
     ]
-    header = ["chapter", *Chapter("", "").counts]
-    out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for c in cmp.chapters:
-        out.append(f"| {c.source} | " + " | ".join(str(v or "") for v in c.counts.values()) + " |")
+    out += table_header("chapter", *Chapter("", "").counts)
+    out += [row(c.source, *(str(v or "") for v in c.counts.values())) for c in cmp.chapters]
     out.append("")
     if cmp.build_warnings:
         out += ["## Build warnings", "", *(f"- {w}" for w in cmp.build_warnings), ""]
@@ -883,33 +861,23 @@ def render(cmp: Comparison, root: Path) -> str:
             if items:
                 out += [f"### {title}", "", *(f"- {item}" for item in items), ""]
         if c.glue:
+            out += ["### Glued values that changed", "", *table_header("name", "pinned", "drift", "why")]
             out += [
-                "### Glued values that changed",
-                "",
-                "| name | pinned | drift | why |",
-                "|---|---|---|---|",
-            ]
-            out += [
-                f"| `{g['name']}` | {md_cell(g['pinned'])} | {md_cell(g['drift'])} | {g['why']} |"
-                for g in c.glue
+                row(f"`{g['name']}`", md_cell(g["pinned"]), md_cell(g["drift"]), g["why"]) for g in c.glue
             ]
             out.append("")
         if c.flagged_timings or c.slow_chapter:
-            out += [
-                f"### Timings that moved more than {TIMING_FACTOR:g}× (median, drift/pinned)",
-                "",
-                f"| measurement | pinned | drift | drift/pinned | ÷ the build's {bookfacts.records.fmt_ratio(factor)} |",
-                "|---|---|---|---|---|",
-            ]
+            out += [f"### Timings that moved more than {TIMING_FACTOR:g}× (median, drift/pinned)", ""]
+            out += table_header(
+                "measurement", "pinned", "drift", "drift/pinned", f"÷ the build's {fmt_ratio(factor)}"
+            )
             if c.slow_chapter:
                 a, b = c.seconds
                 out.append(f"| the whole chapter's execution | {a:.1f} s | {b:.1f} s | {b / a:.2f}× | |")
             for t in c.flagged_timings:
-                relative = bookfacts.records.fmt_ratio(t["ratio"] / factor if t["ratio"] and factor else None)
-                out.append(
-                    f"| {t['label']} | {bookfacts.records.fmt_seconds(t['pinned'])} | "
-                    f"{bookfacts.records.fmt_seconds(t['drift'])} | {bookfacts.records.fmt_ratio(t['ratio'])} | {relative} |"
-                )
+                measured = [fmt_seconds(t["pinned"]), fmt_seconds(t["drift"]), fmt_ratio(t["ratio"])]
+                relative = fmt_ratio(t["ratio"] / factor if t["ratio"] and factor else None)
+                out.append(row(t["label"], *measured, relative))
             out.append("")
         if c.diffs:
             out += ["### Outputs that differ", ""]
@@ -926,12 +894,13 @@ def issue_body(report: str, limit: int = ISSUE_LIMIT) -> str:
 
 
 def package_changes(python: Path, book: Path) -> list[str]:
+    """Every package of the drift environment whose version is not the lock's."""
     locked = bookfacts.requirements.pins(book / "requirements.txt")
-    installed = installed_versions(python)
+    command = [str(python), "-m", "pip", "list", "--format=json"]
+    listed = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    installed = {bookfacts.requirements.canonical(p["name"]): p["version"] for p in listed}
     changes = [f"{n} {v} → {installed[n]}" for n, v in locked.items() if n in installed and installed[n] != v]
-    changes += [
-        f"{n} {v} (not in the lock)" for n, v in installed.items() if n not in locked and n not in ("pip",)
-    ]
+    changes += [f"{n} {v} (not in the lock)" for n, v in installed.items() if n not in locked and n != "pip"]
     return changes
 
 
@@ -944,12 +913,8 @@ def write_outputs(**values) -> None:
 
 
 def pinned_problems(book: Path) -> list[str]:
-    problems = []
-    for docname in bookfacts.book.chapters(book):
-        _, record = bookfacts.cache.cache_record(book, docname)
-        if record is None:
-            problems.append(docname)
-    return problems
+    """The chapters without an execution of their current source in the pinned build."""
+    return [d for d in bookfacts.book.chapters(book) if bookfacts.cache.cache_record(book, d)[1] is None]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1015,7 +980,7 @@ def main(argv: list[str] | None = None) -> int:
             old = folder / "drift.json"
             seconds = json.loads(old.read_text()).get("build_seconds") if old.exists() else None
         packages = [] if args.python else package_changes(python, book)
-        cmp = compare(book, copy, log, label, packages, seconds)
+        cmp = compare(book, copy, log, packages, seconds)
         report = render(cmp, book)
         report_path.write_text(report)
         (folder / "issue.md").write_text(issue_body(report))

@@ -87,19 +87,12 @@ def tree_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def run_drift(book: Path, label: str, *extra: str) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        str(ROOT / "scripts" / "drift.py"),
-        "--book",
-        str(book),
-        "--python",
-        sys.executable,
-        "--label",
-        label,
-        *extra,
-    ]
+def run_drift(book: Path, label: str, *extra: str, **extra_env: str) -> subprocess.CompletedProcess:
+    """scripts/drift.py with this Python; the test's change and GitHub outputs only from `extra_env`."""
+    command = [sys.executable, str(ROOT / "scripts" / "drift.py"), "--book", str(book)]
+    command += ["--python", sys.executable, "--label", label, *extra]
     env = {k: v for k, v in os.environ.items() if k not in ("JAXBOOK_TEST_DRIFT", "GITHUB_OUTPUT")}
+    env.update(extra_env)
     return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
 
 
@@ -181,23 +174,7 @@ def test_a_changed_build_reports_every_change(drift_book, tmp_path):
     assert f"{at['printed']}:" in section
     assert "-value = 1.0\n+value = 1.5" in section and "+unchanged line" not in section
     # the workflow's outputs
-    env = dict(os.environ, GITHUB_OUTPUT=str(outputs))
-    again = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "drift.py"),
-            "--book",
-            str(drift_book),
-            "--python",
-            sys.executable,
-            "--label",
-            "changed",
-            "--report-only",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    again = run_drift(drift_book, "changed", "--report-only", GITHUB_OUTPUT=str(outputs))
     assert again.returncode == 0, again.stderr
     assert (folder / "report.md").read_text() == report
     assert outputs.read_text().splitlines()[:2] == [
