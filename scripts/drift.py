@@ -305,10 +305,10 @@ def short(text: str, width: int = LINE_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def reads_timing(node, names: set[str], called_only: bool = False) -> bool:
+def reads_timing(node, names: set[str], called_only: bool = False, bare_time: bool = False) -> bool:
     """Whether the code measures or reads timings: calls `measure`, `perf_counter`, ...
-    (a bare `time()` does not count), reads a Timing's `.median_s`, ..., or uses one of
-    `names` (with `called_only`, only calls one of them)."""
+    (a bare `time()` only with `bare_time`), reads a Timing's `.median_s`, ..., or uses
+    one of `names` (with `called_only`, only calls one of them)."""
     for sub in ast.walk(node):
         if isinstance(sub, ast.Attribute) and sub.attr in TIMING_ATTRS:
             return True
@@ -316,7 +316,8 @@ def reads_timing(node, names: set[str], called_only: bool = False) -> bool:
             func = sub.func
             if isinstance(func, ast.Attribute) and func.attr in TIMING_CALLS:
                 return True
-            if isinstance(func, ast.Name) and (func.id in TIMING_CALLS - {"time"} or func.id in names):
+            calls = TIMING_CALLS if bare_time else TIMING_CALLS - {"time"}
+            if isinstance(func, ast.Name) and (func.id in calls or func.id in names):
                 return True
         if not called_only and isinstance(sub, ast.Name) and sub.id in names:
             return True
@@ -398,7 +399,7 @@ def glue_is_timing(cell, name: str, names: set[str]) -> bool:
     except SyntaxError:
         return is_timing_cell(cell, names)
     return any(
-        reads_timing(call.args[1], names)
+        reads_timing(call.args[1], names, bare_time=True)
         for call in ast.walk(tree)
         if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "glue" and len(call.args) >= 2
         if not isinstance(call.args[0], ast.Constant) or call.args[0].value == name
