@@ -106,7 +106,7 @@ def _copy_pdf(app, exception):
 
 def _stamp_config(app, config):
     """A new or changed PDF changes this 'html' setting, so Sphinx writes every page
-    again (with the download entry and the size) without reading any page again."""
+    again (with the download entry and the size)."""
     pdf = pdf_path(app)
     stamp = [
         f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"

@@ -14,9 +14,9 @@
    tagged structure. It prints twice: the second time the table of contents
    carries the page numbers that the first print gave each entry.
 3. **Publish.** `_build/pdf/learn-jax.pdf` and `learn-jax.json` (pages, bytes,
-   date); then `make html`'s build runs again, re-reading every page (so that each
-   keeps its code links), so that every page of the site gets its download entry and the landing page the PDF's size (extensions/jaxbook_pdf.py
-   reads both files; its pages are written again, nothing is executed).
+   date); then `make html`'s build runs again so that every page of the site gets
+   its download entry and the landing page the PDF's size (extensions/jaxbook_pdf.py
+   reads both files; nothing is executed).
 
 `--stage sources|print|publish` runs one step (the publish workflow makes the sources
 on the GPU runner and prints on a runner with Chrome); the default runs all three.
@@ -442,11 +442,10 @@ def publish(book: Path, pdf: Path, pages: int) -> None:
         "date": datetime.date.today().isoformat(),
     }
     (pdf.parent / "learn-jax.json").write_text(json.dumps(info, indent=2) + "\n")
-    # Every page is written again (each gets its download entry). Pages written but not
-    # re-read lose their code links (sphinx-codeautolink collects a page's code blocks
-    # only when it reads it; extensions/jaxbook_links.py, #181), so re-read them all:
-    # nothing is executed, the outputs come from the cache.
-    code = build.main(["--book", str(book), "--all"])
+    # The new facts change an 'html' setting (jaxbook_pdf), so every page is written
+    # again, and read again too (extensions/jaxbook_executed.py: a page written without
+    # being read would lose its code links); nothing is executed.
+    code = build.main(["--book", str(book)])
     if code != 0:
         raise SystemExit(code)
 
