@@ -18,12 +18,13 @@ the role says "this file". A new or changed PDF makes every page be written agai
 from __future__ import annotations
 
 import json
+import posixpath
 import shutil
 from pathlib import Path
 
 from docutils import nodes
 
-PDF_NAME = "learn-jax.pdf"
+PDF_NAME = "learn-jax.pdf"  # scripts/make_pdf.py imports both names
 FACTS_NAME = "learn-jax.json"
 
 
@@ -54,17 +55,14 @@ def _for_site(app) -> bool:
 
 
 def pdf_book_role(name, rawtext, text, lineno, inliner, options=None, content=None):
-    """{pdf-book}`the whole book as one PDF`: the link and its size (see module docs)."""
-    node = nodes.inline(classes=["jaxbook-pdf-book"])
-    node["jaxbook_pdf_text"] = text
-    return [node], []
+    """{pdf-book}`the whole book as one PDF`: the link and its size (filled in when
+    the page is written, see the module docs)."""
+    return [nodes.inline(classes=["jaxbook-pdf-book"], jaxbook_pdf_text=text)], []
 
 
 def _fill_roles(app, doctree, docname):
     facts = pdf_facts(app) if _for_site(app) else None
-    for node in list(doctree.findall(nodes.inline)):
-        if "jaxbook-pdf-book" not in node["classes"] or "jaxbook_pdf_text" not in node:
-            continue
+    for node in list(doctree.findall(lambda n: isinstance(n, nodes.inline) and "jaxbook_pdf_text" in n)):
         text = node["jaxbook_pdf_text"]
         if app.builder.name == "singlehtml":
             node += nodes.Text(f"{text} (this file)")
@@ -74,7 +72,7 @@ def _fill_roles(app, doctree, docname):
             node += nodes.Text(" makes it)")
         else:
             uri = app.builder.get_relative_uri(docname, app.config.root_doc)
-            href = uri.rsplit("/", 1)[0] + "/" + PDF_NAME if "/" in uri else PDF_NAME
+            href = posixpath.join(posixpath.dirname(uri), PDF_NAME)
             node += nodes.reference("", text, refuri=href, internal=False)
             node += nodes.Text(
                 f" ({human_size(facts['bytes'])}, {facts['pages']} pages, printed {facts['date']})"
@@ -82,7 +80,8 @@ def _fill_roles(app, doctree, docname):
 
 
 def _download_entry(app, pagename, templatename, context, doctree):
-    if pdf_facts(app) is None or not _for_site(app):
+    facts = pdf_facts(app) if _for_site(app) else None
+    if facts is None:
         return
     for group in context.get("header_buttons", []):
         if group.get("label") != "download-buttons":
@@ -92,7 +91,7 @@ def _download_entry(app, pagename, templatename, context, doctree):
                 "type": "link",
                 "url": context["pathto"](PDF_NAME, 1),
                 "text": "Book (PDF)",
-                "tooltip": f"Download the whole book as one PDF ({human_size(pdf_facts(app)['bytes'])})",
+                "tooltip": f"Download the whole book as one PDF ({human_size(facts['bytes'])})",
                 "icon": "fas fa-book",
                 "label": "download-book-pdf-button",
             }
@@ -106,7 +105,7 @@ def _copy_pdf(app, exception):
 
 def _stamp_config(app, config):
     """A new or changed PDF changes this 'html' setting, so Sphinx writes every page
-    again (with the download entry and the size) without reading any page again."""
+    again (with the download entry and the size)."""
     pdf = pdf_path(app)
     stamp = [
         f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"

@@ -6,17 +6,17 @@
    `_build/pdf/html/<root>.html`. Links between pages become links inside it.
 2. **Print.** The system Chromium (headless.py: $JAXBOOK_CHROMIUM or Debian's
    /usr/bin/chromium), driven by Playwright, opens that page, waits for MathJax to
-   typeset every equation, prepares it for paper (PRINT_CSS, prepare() below: a
-   title page with the build's device, JAX version and dates from its
-   timings.json, a table of contents, one part or chapter per page run, every
-   solution open, code wrapped at the margin, long outputs kept whole) and prints
-   it with page numbers, PDF bookmarks made from the headings (`outline`) and a
-   tagged structure. It prints twice: the second time the table of contents
-   carries the page numbers that the first print gave each entry.
+   typeset every equation, prepares it for paper (PRINT_CSS, PREPARE_JS: a title
+   page with the build's device, JAX version and dates from its timings.json, a
+   table of contents, one part or chapter per page run, every solution open, code
+   wrapped at the margin, long outputs kept whole) and prints it with page numbers,
+   PDF bookmarks made from the headings (`outline`) and a tagged structure. It
+   prints twice: the second time the table of contents carries the page numbers
+   that the first print gave each entry.
 3. **Publish.** `_build/pdf/learn-jax.pdf` and `learn-jax.json` (pages, bytes,
-   date); then `make html`'s build runs again, re-reading every page (so that each
-   keeps its code links), so that every page of the site gets its download entry and the landing page the PDF's size (extensions/jaxbook_pdf.py
-   reads both files; its pages are written again, nothing is executed).
+   date); then `make html`'s build runs again so that every page of the site gets
+   its download entry and the landing page the PDF's size (extensions/jaxbook_pdf.py
+   reads both files; nothing is executed).
 
 `--stage sources|print|publish` runs one step (the publish workflow makes the sources
 on the GPU runner and prints on a runner with Chrome); the default runs all three.
@@ -25,11 +25,11 @@ on the GPU runner and prints on a runner with Chrome); the default runs all thre
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -41,10 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extensions"))  # b
 import bookfacts
 import build
 import headless
-
-PDF_NAME = "learn-jax.pdf"  # also in extensions/jaxbook_pdf.py (which must not import Playwright)
-OUT = bookfacts.book.ROOT / "_build" / "pdf"
-SINGLEHTML = "singlehtml"
+from jaxbook_pdf import FACTS_NAME, PDF_NAME
 
 # What paper needs that a screen does not. The theme's own print rules already drop
 # most of the navigation; this finishes the job and keeps every output whole.
@@ -130,6 +127,13 @@ PREPARE_JS = """
   const article = document.querySelector("article.bd-article") || document.querySelector("main");
   const rootSection = article.querySelector(":scope > section");
   const done = {missing: [], chapters: []};
+  function el(tag, className, text) {
+    const e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  const headingText = (h, fallback) => (h ? h.textContent.replace(/#$/, "").trim() : fallback);
 
   function relevel(node, top) {
     const heads = [...node.querySelectorAll("h1, h2, h3, h4, h5, h6")];
@@ -150,18 +154,15 @@ PREPARE_JS = """
   document.querySelectorAll(".toggle-hidden").forEach((e) => e.classList.remove("toggle-hidden"));
 
   // The pages of the toc, moved out of the root page's last section, one after another.
-  const book = document.createElement("div");
+  const book = el("div");
   const contents = [];
   for (const part of parts) {
     const level = part.caption ? 2 : 1;
     let entry = null;
     if (part.caption) {
-      const sec = document.createElement("section");
-      sec.className = "jaxbook-pdf-part";
+      const sec = el("section", "jaxbook-pdf-part");
       sec.id = "jaxbook-pdf-part-" + (contents.length + 1);
-      const h = document.createElement("h1");
-      h.textContent = part.caption;
-      sec.append(h);
+      sec.append(el("h1", "", part.caption));
       book.append(sec);
       entry = {title: part.caption, href: "#" + sec.id, part: true, children: []};
       contents.push(entry);
@@ -170,52 +171,42 @@ PREPARE_JS = """
       const span = document.getElementById("document-" + doc);
       const sec = span && span.nextElementSibling;
       if (!sec) { done.missing.push(doc); continue; }
-      const wrap = document.createElement("div");
-      wrap.className = "jaxbook-pdf-chapter";
+      const wrap = el("div", "jaxbook-pdf-chapter");
       wrap.append(span, sec);
       relevel(sec, level);
       book.append(wrap);
-      const head = sec.querySelector("h1, h2, h3, h4, h5, h6");
-      const item = {title: head ? head.textContent.replace(/#$/, "").trim() : doc, href: "#document-" + doc};
-      (entry ? entry.children : contents).push(item);
+      const name = headingText(sec.querySelector("h1, h2, h3, h4, h5, h6"), doc);
+      (entry ? entry.children : contents).push({title: name, href: "#document-" + doc});
       done.chapters.push(doc);
     }
   }
   // The root page's own toctree wrapper is empty now.
   rootSection.querySelectorAll(".toctree-wrapper").forEach((w) => { if (!w.textContent.trim()) w.remove(); });
-  const rootWrap = document.createElement("div");
-  rootWrap.className = "jaxbook-pdf-root";
+  const rootWrap = el("div", "jaxbook-pdf-root");
   rootWrap.id = "document-" + root;
   rootSection.replaceWith(rootWrap);
   rootWrap.append(rootSection);
   rootWrap.after(book);
-  const rootHead = rootSection.querySelector("h1");
-  contents.unshift({title: rootHead ? rootHead.textContent.replace(/#$/, "").trim() : root, href: "#document-" + root});
+  contents.unshift({title: headingText(rootSection.querySelector("h1"), root), href: "#document-" + root});
 
   // Title page and table of contents, before everything.
-  const titlePage = document.createElement("div");
-  titlePage.className = "jaxbook-pdf-title";
-  const line = (cls, text) => { const p = document.createElement("p"); p.className = cls; p.textContent = text; return p; };
-  titlePage.append(line("title", title.title), line("subtitle", title.author));
-  for (const text of facts) titlePage.append(line("fact", text));
-  const toc = document.createElement("nav");
-  toc.className = "jaxbook-pdf-contents";
+  const titlePage = el("div", "jaxbook-pdf-title");
+  titlePage.append(el("p", "title", title.title), el("p", "subtitle", title.author));
+  titlePage.append(...facts.map((text) => el("p", "fact", text)));
+  const toc = el("nav", "jaxbook-pdf-contents");
   toc.setAttribute("aria-label", "Contents");
-  const tocHead = document.createElement("p");
+  const tocHead = el("p", "", "Contents");
   tocHead.style.cssText = "font-size: 20pt; font-weight: bold; margin-bottom: 6mm";
-  tocHead.textContent = "Contents";
   toc.append(tocHead);
   function list(items) {
-    const ol = document.createElement("ol");
+    const ol = el("ol");
     for (const it of items) {
-      const li = document.createElement("li");
-      if (it.part) li.className = "part";
-      const a = document.createElement("a");
+      const li = el("li", it.part ? "part" : "");
+      const a = el("a");
       a.href = it.href;
-      const t = document.createElement("span"); t.textContent = it.title;
-      const fill = document.createElement("span"); fill.className = "fill";
-      const num = document.createElement("span"); num.className = "page"; num.dataset.target = it.href.slice(1);
-      a.append(t, fill, num);
+      const num = el("span", "page");
+      num.dataset.target = it.href.slice(1);
+      a.append(el("span", "", it.title), el("span", "fill"), num);
       li.append(a);
       if (it.children && it.children.length) li.append(list(it.children));
       ol.append(li);
@@ -234,36 +225,32 @@ def toc_parts(book: Path) -> tuple[str, list[dict]]:
     """(root, [{caption, docs}]) of _toc.yml: the pages after the root, in order,
     grouped by part (one part without caption when the toc has no parts)."""
     toc = yaml.safe_load((book / "_toc.yml").read_text())
-    strip = lambda f: f.rsplit(".", 1)[0] if f.endswith((".md", ".ipynb")) else f  # noqa: E731
 
-    def files(entries):
-        return [strip(e["file"]) for e in entries or [] if "file" in e]
+    def docname(file: str) -> str:
+        return re.sub(r"\.(md|ipynb)$", "", file)
 
-    if "parts" in toc:
-        parts = [{"caption": p.get("caption"), "docs": files(p.get("chapters"))} for p in toc["parts"]]
-    else:
-        parts = [{"caption": None, "docs": files(toc.get("chapters"))}]
-    return strip(toc["root"]), parts
+    def docs(part: dict) -> list[str]:
+        return [docname(e["file"]) for e in part.get("chapters") or [] if "file" in e]
+
+    parts = toc["parts"] if "parts" in toc else [{"chapters": toc.get("chapters")}]
+    return docname(toc["root"]), [{"caption": p.get("caption"), "docs": docs(p)} for p in parts]
 
 
-def make_sources(book: Path, out: Path) -> Path:
-    """The singlehtml pass over the last `make html` build; returns its folder."""
+def make_sources(book: Path, out: Path) -> None:
+    """The singlehtml pass over the last `make html` build, into `out`/html."""
     staging = book / "_build" / ".staging"
     if not (staging / "last-build-succeeded").exists():
         raise SystemExit("make_pdf: run `make html` first (no successful build in _build/.staging).")
     backend = os.environ.get("JAX_BACKEND") or "cpu"
     with build.build_lock(book / "_build"):
-        code = build.run_jupyter_book(book, staging, False, backend, "--builder", SINGLEHTML)
-        if code != 0:
+        if build.run_jupyter_book(book, staging, False, backend, "--builder", "singlehtml") != 0:
             raise SystemExit("make_pdf: the singlehtml pass failed (see above).")
-        build.swap_in(staging / "_build" / SINGLEHTML, out / "html")
-    return out / "html"
+        build.swap_in(staging / "_build" / "singlehtml", out / "html")
 
 
 def title_facts(html: Path) -> list[str]:
     """Where and when the book was executed (the site's timings.json), and when printed."""
-    doc = bookfacts.records.load_timings(html / "timings.json")
-    b = doc["build"]
+    b = bookfacts.records.load_timings(html / "timings.json")["build"]
     dates = b["dates"]
     when = dates[0] if len(set(dates)) == 1 else f"{dates[0]} to {dates[-1]}"
     return [
@@ -336,101 +323,72 @@ def print_pdf(book: Path, html: Path, target: Path) -> dict:
 
 
 def contents_pages(pdf: Path) -> dict[str, int]:
-    """{target id: page number} of the contents' links, from the PDF's own link
-    annotations: Chromium turns each '#id' link into a jump to the id's place."""
+    """{target id: page number} of the contents' links (on the title page and the
+    contents, the first pages): Chromium turns each '#id' link into a jump to the id's place."""
     numbers: dict[str, int] = {}
-    with open_pdf(pdf) as (doc, pages):
-        number = {page.pageid: n for n, page in enumerate(pages, start=1)}
-        names = named_destinations(doc)
-        for page in pages[:6]:  # the title page and the contents come first
-            for link in internal_links(page, names):
-                if link["name"] and link["target_page"] in number:
-                    numbers.setdefault(link["name"], number[link["target_page"]])
+    for link in pdf_links(pdf):
+        if link["page"] <= 6 and link["name"] and link["target"]:
+            numbers.setdefault(link["name"], link["target"])
     return numbers
 
 
-@contextlib.contextmanager
-def open_pdf(pdf: Path):
-    """(pdfminer document, its pages) of a PDF file."""
+def pdf_links(pdf: Path) -> list[dict]:
+    """The links of a PDF that jump inside it, from its link annotations (pdfminer):
+    [{page, name, target}]: the page numbers of the link and of its destination (None
+    when the destination does not exist) and the destination's name (None for an
+    explicit destination)."""
     from pdfminer.pdfdocument import PDFDocument
     from pdfminer.pdfpage import PDFPage
     from pdfminer.pdfparser import PDFParser
+    from pdfminer.pdftypes import resolve1
+
+    def name_of(name):
+        return name.decode() if isinstance(name, bytes) else getattr(name, "name", str(name))
+
+    def page_of(dest):  # the page object id of a destination
+        dest = resolve1(dest)
+        if isinstance(dest, dict):
+            dest = resolve1(dest.get("D"))
+        if isinstance(dest, list) and dest:
+            return getattr(dest[0], "objid", None)
+        return None
 
     with open(pdf, "rb") as handle:
         doc = PDFDocument(PDFParser(handle))
-        yield doc, list(PDFPage.create_pages(doc))
+        pages = list(PDFPage.create_pages(doc))
+        number = {page.pageid: n for n, page in enumerate(pages, start=1)}
+        # The named destinations: the catalog's /Dests and its /Names tree.
+        names = {name_of(k): page_of(d) for k, d in (resolve1(doc.catalog.get("Dests")) or {}).items()}
 
+        def walk(node):
+            node = resolve1(node)
+            items = resolve1(node.get("Names", []))
+            for i in range(0, len(items), 2):
+                names[name_of(items[i])] = page_of(items[i + 1])
+            for kid in resolve1(node.get("Kids", [])):
+                walk(kid)
 
-def named_destinations(doc) -> dict[str, object]:
-    """{name: page object id} of a PDF's named destinations (pdfminer document)."""
-    from pdfminer.pdftypes import resolve1
-
-    found = {}
-
-    def key(name):
-        return name.decode() if isinstance(name, bytes) else getattr(name, "name", str(name))
-
-    catalog = doc.catalog
-    for name, dest in (resolve1(catalog.get("Dests")) or {}).items():
-        found[key(name)] = _dest_page(dest)
-
-    def walk(node):
-        node = resolve1(node)
-        items = resolve1(node.get("Names", []))
-        for i in range(0, len(items), 2):
-            found[key(items[i])] = _dest_page(items[i + 1])
-        for kid in resolve1(node.get("Kids", [])):
-            walk(kid)
-
-    names = resolve1(catalog.get("Names")) or {}
-    if "Dests" in names:
-        walk(names["Dests"])
-    return found
-
-
-def _dest_page(dest):
-    from pdfminer.pdftypes import resolve1
-
-    dest = resolve1(dest)
-    if isinstance(dest, dict):
-        dest = resolve1(dest.get("D"))
-    if isinstance(dest, list) and dest:
-        return getattr(dest[0], "objid", None)
-    return None
-
-
-def internal_links(page, names: dict) -> list[dict]:
-    """The links of a pdfminer page that jump inside the PDF: [{name, target_page}]
-    (target_page: the page object id, None when the destination does not exist)."""
-    from pdfminer.pdftypes import resolve1
-
-    links = []
-    for annot in resolve1(page.annots) or []:
-        annot = resolve1(annot)
-        if getattr(resolve1(annot.get("Subtype")), "name", None) != "Link":
-            continue
-        dest = resolve1(annot.get("Dest"))
-        action = resolve1(annot.get("A")) or {}
-        if dest is None and getattr(resolve1(action.get("S")), "name", None) == "GoTo":
-            dest = resolve1(action.get("D"))
-        if dest is None:
-            continue
-        if isinstance(dest, list):  # an explicit destination: [page, /XYZ, ...]
-            links.append({"name": None, "target_page": _dest_page(dest)})
-            continue
-        name = dest.decode() if isinstance(dest, bytes) else getattr(dest, "name", str(dest))
-        links.append({"name": name, "target_page": names.get(name)})
+        tree = resolve1(doc.catalog.get("Names")) or {}
+        if "Dests" in tree:
+            walk(tree["Dests"])
+        links = []
+        for n, page in enumerate(pages, start=1):
+            for annot in map(resolve1, resolve1(page.annots) or []):
+                if getattr(resolve1(annot.get("Subtype")), "name", None) != "Link":
+                    continue
+                dest = resolve1(annot.get("Dest"))
+                action = resolve1(annot.get("A")) or {}
+                if dest is None and getattr(resolve1(action.get("S")), "name", None) == "GoTo":
+                    dest = resolve1(action.get("D"))
+                if dest is None:
+                    continue
+                if isinstance(dest, list):  # an explicit destination: [page, /XYZ, ...]
+                    name, target = None, page_of(dest)
+                else:
+                    name = name_of(dest)
+                    target = names.get(name)
+                links.append({"page": n, "name": name, "target": number.get(target)})
     return links
-
-
-def page_count(pdf: Path) -> int:
-    import pypdfium2
-
-    doc = pypdfium2.PdfDocument(str(pdf))
-    try:
-        return len(doc)
-    finally:
-        doc.close()
 
 
 def publish(book: Path, pdf: Path, pages: int) -> None:
@@ -441,12 +399,11 @@ def publish(book: Path, pdf: Path, pages: int) -> None:
         "pages": pages,
         "date": datetime.date.today().isoformat(),
     }
-    (pdf.parent / "learn-jax.json").write_text(json.dumps(info, indent=2) + "\n")
-    # Every page is written again (each gets its download entry). Pages written but not
-    # re-read lose their code links (sphinx-codeautolink collects a page's code blocks
-    # only when it reads it; extensions/jaxbook_links.py, #181), so re-read them all:
-    # nothing is executed, the outputs come from the cache.
-    code = build.main(["--book", str(book), "--all"])
+    pdf.with_name(FACTS_NAME).write_text(json.dumps(info, indent=2) + "\n")
+    # The new facts change an 'html' setting (jaxbook_pdf), so every page is written
+    # again, and read again too (extensions/jaxbook_executed.py: a page written without
+    # being read would lose its code links); nothing is executed.
+    code = build.main(["--book", str(book)])
     if code != 0:
         raise SystemExit(code)
 
@@ -463,7 +420,7 @@ def sources_hash(html: Path) -> str:
 def up_to_date(out: Path) -> bool:
     """The PDF and its facts exist and were printed from the current single page."""
     record = out / "print.json"
-    if not ((out / PDF_NAME).is_file() and (out / "learn-jax.json").is_file() and record.is_file()):
+    if not all(p.is_file() for p in (out / PDF_NAME, out / FACTS_NAME, record)):
         return False
     return json.loads(record.read_text()).get("sources") == sources_hash(out / "html")
 
@@ -485,11 +442,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make_pdf: {pdf} is up to date (the single page did not change since it was printed)")
         return 0
     if args.stage in ("all", "print"):
+        import pypdfium2
+
         t = time.perf_counter()
         tmp = pdf.with_suffix(".pdf.tmp")
         done = print_pdf(book, out / "html", tmp)
         tmp.replace(pdf)
-        pages = page_count(pdf)
+        with pypdfium2.PdfDocument(pdf) as doc:
+            pages = len(doc)
         record = {"pages": pages, "sources": sources_hash(out / "html"), **done}
         (out / "print.json").write_text(json.dumps(record, indent=2) + "\n")
         print(

@@ -73,11 +73,9 @@ def read_pdf(path: Path, margin: float = MARGIN_PT) -> PdfFacts:
     import pypdfium2.raw as pdfium_c
 
     facts = PdfFacts()
-    doc = pypdfium2.PdfDocument(str(path))
     name, flags = ctypes.create_string_buffer(256), ctypes.c_int()
-    try:
-        for index in range(len(doc)):
-            page = doc[index]
+    with pypdfium2.PdfDocument(str(path)) as doc:
+        for index, page in enumerate(doc):
             width = page.get_width()
             textpage = page.get_textpage()
             count = textpage.count_chars()
@@ -102,16 +100,7 @@ def read_pdf(path: Path, margin: float = MARGIN_PT) -> PdfFacts:
         for item in doc.get_toc():
             dest = item.get_dest()
             facts.outline.append((item.level, item.get_title(), dest.get_index() + 1 if dest else 0))
-    finally:
-        doc.close()
-    with make_pdf.open_pdf(path) as (mdoc, pages):
-        number = {p.pageid: n for n, p in enumerate(pages, start=1)}
-        names = make_pdf.named_destinations(mdoc)
-        for n, page in enumerate(pages, start=1):
-            for link in make_pdf.internal_links(page, names):
-                facts.links.append(
-                    {"page": n, "name": link["name"], "target": number.get(link["target_page"])}
-                )
+    facts.links = make_pdf.pdf_links(path)
     return facts
 
 
@@ -221,7 +210,7 @@ def shown_code_and_output_lines(nb) -> list[str]:
         tags = bookfacts.checks.tags(cell)
         if "remove-cell" in tags:
             continue
-        if not tags & {"remove-input"}:
+        if "remove-input" not in tags:
             lines += cell.source.splitlines()
         if "remove-output" in tags:
             continue
@@ -335,7 +324,7 @@ def test_every_page_of_the_site_offers_the_pdf(book, pdf):
         links = [a for a in entries if a.get("href", "").endswith(make_pdf.PDF_NAME)]
         assert links, f"{docname}: no download entry for the PDF"
         assert (page.parent / links[0]["href"]).resolve() == published.resolve()
-    landing = book.page(bookfacts.book.toc_files(book.root)[0]).select_one(".jaxbook-pdf-book")
+    landing = book.page(toc_pages(book)[0]).select_one(".jaxbook-pdf-book")
     size = jaxbook_pdf.human_size(pdf.stat().st_size)
     assert size in text_of(landing), f"the landing page says {text_of(landing)!r}, the PDF is {size}"
     assert landing.select_one("a")["href"] == make_pdf.PDF_NAME
@@ -375,10 +364,9 @@ def printer(tmp_path_factory, browser):
     def print_(html: str, name: str, **options) -> PdfFacts:
         page.set_content(html)
         target = folder / f"{name}.pdf"
-        kwargs = dict(format="A4", margin={"left": "15mm", "right": "15mm", "top": "15mm", "bottom": "15mm"})
-        kwargs.update(outline=True, tagged=True)
-        kwargs.update(options)
-        page.pdf(path=str(target), **kwargs)
+        margin = dict.fromkeys(("left", "right", "top", "bottom"), "15mm")
+        options = {"format": "A4", "margin": margin, "outline": True, "tagged": True, **options}
+        page.pdf(path=str(target), **options)
         return read_pdf(target)
 
     yield print_
