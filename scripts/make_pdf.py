@@ -18,8 +18,9 @@
    its download entry and the landing page the PDF's size (extensions/jaxbook_pdf.py
    reads both files; nothing is executed).
 
-`--stage sources|print|publish` runs one step (the publish workflow makes the sources
-on the GPU runner and prints on a runner with Chrome); the default runs all three.
+`--stage sources|print|publish` runs one step alone (to print again, or publish a PDF
+printed elsewhere); the default, which `make pdf` and the publish workflow run, does
+all three.
 """
 
 from __future__ import annotations
