@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from importlib.metadata import requires
 from pathlib import Path
 
 import pytest
@@ -276,8 +277,6 @@ def test_the_locks_agree_and_jax_is_one_version():
     assert set(gpu) <= nvidia | {"jax-cuda12-plugin", "jax-cuda12-pjrt"}
     assert not {"pytest", "playwright", "zizmor"} & set(base), "test tools are not in the book's environment"
     # jax's own metadata: the cuda12 extra is the plugin at exactly this version
-    from importlib.metadata import requires
-
     extra = [r for r in requires("jax") if 'extra == "cuda12"' in r]
     assert any(
         f"jax-cuda12-plugin[with-cuda]<={jax_version},>={jax_version}" in r
@@ -307,15 +306,10 @@ def makefile_sandbox(tmp_path: Path) -> Path:
         shutil.copy(ROOT / name, tmp_path / name)
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "ensure_chromium.sh", tmp_path / "scripts")
-    python = tmp_path / ".venv" / "bin" / "python"
-    python.parent.mkdir(parents=True)
-    python.write_text('#!/bin/sh\necho "$* JAX_BACKEND=$JAX_BACKEND" >> "$LOG"\n')
-    python.chmod(0o755)
+    fake_program(tmp_path / ".venv" / "bin", "python", 'echo "$* JAX_BACKEND=$JAX_BACKEND" >> "$LOG"\n')
     now = time.time()  # the environment is newer than its locks: it is not re-created
-    for name, age in [(n, 100) for n in LOCKS] + [
-        (".venv/.installed-book", 50),
-        (".venv/.installed-test", 50),
-    ]:
+    ages = dict.fromkeys(LOCKS, 100) | dict.fromkeys([".venv/.installed-book", ".venv/.installed-test"], 50)
+    for name, age in ages.items():
         (tmp_path / name).touch()
         os.utime(tmp_path / name, (now - age, now - age))
     return tmp_path
