@@ -31,9 +31,7 @@ def section_ids(book, page: str, fragment: str) -> set[str]:
     """Every id of the section a link's fragment points into: the section's own and
     those of the labels above its heading (Sphinx writes them as spans in it)."""
     element = book.page(page).find(id=fragment) if fragment else None
-    if element is None:
-        return {fragment}
-    section = element if element.name == "section" else element.find_parent("section")
+    section = element if element is None or element.name == "section" else element.find_parent("section")
     if section is None:
         return {fragment}
     spans = section.find_all("span", id=True, recursive=False)
