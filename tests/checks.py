@@ -16,7 +16,8 @@ MYST = re.compile(
     r"\{glue(?::\w+)?\}|\{(?:doc|ref|numref|eq|math|term|download)\}`|```\{|:::\{|^\(\S+\)=\s*$", re.M
 )
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)[^)]*\)|<a\s[^>]*href=\"([^\"]+)\"|<img\s[^>]*src=\"([^\"]+)\"")
-HIDDEN_TAGS = ("hide-cell", "remove-cell", "remove-input")
+HIDDEN_TAGS = {"hide-cell", "remove-cell", "remove-input"}
+WORD = re.compile(r"[A-Za-z][A-Za-z'’]+")
 
 
 def markdown_of(nb) -> str:
@@ -41,12 +42,12 @@ def prose_words(text: str) -> Counter:
     text = re.sub(r"^:[\w-]+:.*$", "", text, flags=re.M)  # directive options
     text = re.sub(r"^\(\S+\)=\s*$", "", text, flags=re.M)  # targets
     text = re.sub(r"\{(?:glue(?::\w+)?|doc|ref|numref|eq)\}`[^`]*`", "", text)
-    return Counter(re.findall(r"[A-Za-z][A-Za-z'’]+", text))
+    return Counter(WORD.findall(text))
 
 
 def prose_coverage(chapter_text: str, nb) -> float:
     wanted = prose_words(chapter_text)
-    have = Counter(re.findall(r"[A-Za-z][A-Za-z'’]+", markdown_of(nb)))
+    have = Counter(WORD.findall(markdown_of(nb)))
     return sum(min(n, have[w]) for w, n in wanted.items()) / max(1, sum(wanted.values()))
 
 
@@ -57,11 +58,14 @@ def glued_values_missing(page, nb) -> list[str]:
     return sorted(v for v in shown if v and v not in text)
 
 
+def links_of(nb) -> list[str]:
+    return [next(g for g in match.groups() if g) for match in LINK.finditer(markdown_of(nb))]
+
+
 def link_problems(nb) -> list[str]:
     """Every link and image is absolute, on https, to a public host."""
     problems = []
-    for match in LINK.finditer(markdown_of(nb)):
-        url = next(g for g in match.groups() if g)
+    for url in links_of(nb):
         parts = urlsplit(url)
         if parts.scheme != "https" or not parts.netloc or parts.hostname in ("localhost", "127.0.0.1"):
             problems.append(url)
@@ -77,10 +81,11 @@ def collapse_problems(nb, chapter) -> list[str]:
     if len(code) != len(source):
         return [f"{len(code)} code cells, the chapter has {len(source)}"]
     for i, (cell, src) in enumerate(zip(code, source, strict=True), start=1):
-        hidden = bookfacts.reading.is_setup_cell(src) or (bookfacts.checks.tags(src) & set(HIDDEN_TAGS))
+        tags = bookfacts.checks.tags(src)
+        hidden = bookfacts.reading.is_setup_cell(src) or (tags & HIDDEN_TAGS)
         collapsed = cell.metadata.get("cellView") == "form" and cell.source.startswith("# @title ")
-        if hidden and "raises-exception" not in bookfacts.checks.tags(src) and not collapsed:
-            what = ", ".join(sorted(bookfacts.checks.tags(src))) or "setup"
+        if hidden and "raises-exception" not in tags and not collapsed:
+            what = ", ".join(sorted(tags)) or "setup"
             problems.append(f"code cell {i} ({what}) is not collapsed")
     return problems
 
@@ -141,12 +146,11 @@ API_SITES = tuple(site for site, _ in make_inventories.SITES.values())
 
 def api_links(page) -> list[tuple[str, str]]:
     """(where, URL) of every link of a page to an API documentation site."""
-    found = []
-    for a in page.select("article a[href]"):
-        if a["href"].startswith(API_SITES):
-            where = "code" if a.find_parent("div", class_="cell_input") else "prose"
-            found.append((where, a["href"]))
-    return found
+    return [
+        ("code" if a.find_parent("div", class_="cell_input") else "prose", a["href"])
+        for a in page.select("article a[href]")
+        if a["href"].startswith(API_SITES)
+    ]
 
 
 def api_link_problems(page, urls: dict[str, str]) -> list[str]:
@@ -173,18 +177,16 @@ def site_link_problems(nb, html, site_url: str) -> list[str]:
 
     problems, pages = [], {}
     base = site_url.rstrip("/") + "/"
-    for match in LINK.finditer(markdown_of(nb)):
-        url = next(g for g in match.groups() if g)
+    for url in links_of(nb):
         if not url.startswith(base):
             continue
-        parts = urlsplit(url)
-        path = html / (url[len(base) :].split("#")[0] or "index.html")
+        page, _, fragment = url[len(base) :].partition("#")
+        path = html / (page or "index.html")
         if not path.is_file():
             problems.append(f"{url}: no such page")
-            continue
-        if parts.fragment:
+        elif fragment:
             if path not in pages:
                 pages[path] = {t["id"] for t in BeautifulSoup(path.read_text(), "html.parser").select("[id]")}
-            if parts.fragment not in pages[path]:
+            if fragment not in pages[path]:
                 problems.append(f"{url}: no such anchor")
     return problems

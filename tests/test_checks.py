@@ -2,9 +2,9 @@
 green run means something). Each check here guards the real book elsewhere: in
 the build (bookfacts.checks.notebook_problems), or in a test of tests/."""
 
-import copy
-
 import nbformat
+import pytest
+from bs4 import BeautifulSoup
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 import bookfacts
@@ -19,28 +19,28 @@ def error_cell(ename=None, **metadata):
 # --- the build's checks of every executed chapter -------------------------------
 
 
-def test_a_demonstration_that_stops_raising_is_reported():
-    nb = new_notebook(cells=[error_cell(None, tags=["raises-exception"], raises="TypeError")])
-    assert bookfacts.checks.error_problems(nb) == ["code cell 1 should raise TypeError, raised []"]
+DEMO = {"tags": ["raises-exception"]}
 
 
-def test_a_demonstration_raising_something_else_is_reported():
-    nb = new_notebook(cells=[error_cell("ValueError", tags=["raises-exception"], raises="TypeError")])
-    assert bookfacts.checks.error_problems(nb) == [
-        "code cell 1 should raise TypeError, raised ['ValueError']"
-    ]
-
-
-def test_an_undeclared_demonstration_is_reported():
-    nb = new_notebook(cells=[error_cell("TypeError", tags=["raises-exception"])])
-    assert bookfacts.checks.error_problems(nb) == ["code cell 1 is tagged raises-exception without `raises`"]
-
-
-def test_an_untagged_error_is_reported_and_a_declared_one_passes():
-    nb = new_notebook(
-        cells=[error_cell("TypeError", tags=["raises-exception"], raises="TypeError"), error_cell("KeyError")]
-    )
-    assert bookfacts.checks.error_problems(nb) == ["code cell 2 raised ['KeyError']"]
+@pytest.mark.parametrize(
+    "cells, expected",
+    [
+        ([error_cell(None, **DEMO, raises="TypeError")], "code cell 1 should raise TypeError, raised []"),
+        (
+            [error_cell("ValueError", **DEMO, raises="TypeError")],
+            "code cell 1 should raise TypeError, raised ['ValueError']",
+        ),
+        ([error_cell("TypeError", **DEMO)], "code cell 1 is tagged raises-exception without `raises`"),
+        # an untagged error is reported; a declared one passes
+        (
+            [error_cell("TypeError", **DEMO, raises="TypeError"), error_cell("KeyError")],
+            "code cell 2 raised ['KeyError']",
+        ),
+    ],
+    ids=["stops-raising", "raises-something-else", "undeclared", "untagged"],
+)
+def test_a_wrong_or_undeclared_error_is_reported(cells, expected):
+    assert bookfacts.checks.error_problems(new_notebook(cells=cells)) == [expected]
 
 
 def test_stderr_is_reported():
@@ -149,8 +149,6 @@ def test_colab_checks_report_raw_myst_missing_prose_relative_links_and_open_solu
 
 
 def test_glued_values_missing_from_the_notebook_are_reported():
-    from bs4 import BeautifulSoup
-
     page = BeautifulSoup('<p>It was <span class="pasted-text">41.3×</span> faster.</p>', "html.parser")
     assert checks.glued_values_missing(page, colab_like("It was 41.3× faster.")) == []
     assert checks.glued_values_missing(page, colab_like("It was 40× faster.")) == ["41.3×"]
@@ -160,8 +158,6 @@ def test_glued_values_missing_from_the_notebook_are_reported():
 
 
 def test_a_link_to_an_api_page_that_no_inventory_has_is_reported():
-    from bs4 import BeautifulSoup
-
     good = "https://docs.jax.dev/en/latest/_autosummary/jax.jit.html"
     bad = "https://docs.jax.dev/en/latest/_autosummary/jax.not_a_function.html"
     page = BeautifulSoup(
@@ -176,19 +172,15 @@ def test_a_link_to_an_api_page_that_no_inventory_has_is_reported():
 
 
 def test_a_typed_speedup_is_found_and_a_glued_one_is_not():
-    from bs4 import BeautifulSoup
-
     typed = BeautifulSoup("<main><p>The loop is 12× faster.</p></main>", "html.parser")
     glued = BeautifulSoup(
         '<main><p>It is <span class="pasted-text">12×</span> faster.</p></main>', "html.parser"
     )
     assert checks.SPEEDUP.findall(checks.prose_without_code(typed)) == ["12× faster"]
-    assert checks.SPEEDUP.findall(checks.prose_without_code(copy.copy(glued))) == []
+    assert checks.SPEEDUP.findall(checks.prose_without_code(glued)) == []
 
 
 def test_a_code_link_from_a_variable_to_its_type_is_reported():
-    from bs4 import BeautifulSoup
-
     page = BeautifulSoup(
         '<a class="sphinx-codeautolink-a" title="collections.abc.Callable"><span>g</span></a>'
         '<a class="sphinx-codeautolink-a" title="jax.numpy.log"><span>jnp</span>.<span>log</span></a>'

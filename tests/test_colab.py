@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -70,7 +69,8 @@ def test_page_colab_button_opens_the_chapter_notebook(book, docname):
 def test_notebook_is_the_chapter(book, docname):
     nb = colab_notebook(book, docname)
     nbformat.validate(nb)
-    text = bookfacts.book.source_path(ROOT, docname).read_text()
+    source = bookfacts.book.source_path(ROOT, docname)
+    text = source.read_text()
     coverage = prose_coverage(text, nb)
     REPORT.append(
         f"{sum(c.cell_type == 'markdown' for c in nb.cells):4d} Markdown cells, "
@@ -83,10 +83,7 @@ def test_notebook_is_the_chapter(book, docname):
     assert glued_values_missing(book.page(docname), nb) == []
     assert link_problems(nb) == []
     assert site_link_problems(nb, book.html, SETTINGS["site_url"]) == []
-    assert (
-        collapse_problems(nb, bookfacts.reading.read_notebook(bookfacts.book.source_path(ROOT, docname)))
-        == []
-    )
+    assert collapse_problems(nb, bookfacts.reading.read_notebook(source)) == []
 
 
 @pytest.mark.parametrize("docname", CHAPTERS)
@@ -112,43 +109,22 @@ def test_notebook_asks_for_a_gpu_and_has_the_build_outputs(book, docname):
             assert re.match(r"%%expect_exception \w+\n", cell.source)
 
 
-@pytest.fixture
-def cache(request):
-    """pytest's cache (pytest.ini: cache_dir), for what passed in an earlier run."""
-    return request.config.cache
-
-
-def test_gpu_install_resolves_on_python_3_13(cache):
+def test_gpu_install_resolves_on_python_3_13(pytestconfig):
     """What the install cell runs on a Colab GPU runtime resolves for Colab's
-    platform (a pip dry run: nothing is installed; not repeated once it passed here)."""
+    platform (a pip dry run: nothing is installed; not repeated once it passed here,
+    by pytest's cache: pytest.ini, cache_dir)."""
+    cache = pytestconfig.cache
     spec = f"jax[cuda12]=={bookfacts.requirements.pinned_jax()}"
     assert spec in jaxbook_colab.install_cell(bookfacts.requirements.pinned_jax())
     if cache.get("jaxbook/gpu-install-resolved", None) == spec:
         pytest.skip(f"{spec} resolved in an earlier run on this machine")
+    options = (
+        "--dry-run --quiet --ignore-installed --only-binary=:all: --python-version 3.13 --report - "
+        "--platform manylinux_2_35_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux2014_x86_64"
+    )
+    target = ROOT / "_build" / "pip-dry-run"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--dry-run",
-            "--quiet",
-            "--ignore-installed",
-            "--only-binary=:all:",
-            "--python-version",
-            "3.13",
-            "--platform",
-            "manylinux_2_35_x86_64",
-            "--platform",
-            "manylinux_2_27_x86_64",
-            "--platform",
-            "manylinux2014_x86_64",
-            "--target",
-            str(ROOT / "_build" / "pip-dry-run"),
-            "--report",
-            "-",
-            spec,
-        ],
+        [sys.executable, "-m", "pip", "install", *options.split(), "--target", target, spec],
         capture_output=True,
         text=True,
         timeout=600,
@@ -174,47 +150,25 @@ def colab_kernel(tmp_path_factory):
     notebook's install cell is run once: the path a student on Colab takes."""
     uv = Path(sys.executable).with_name("uv")
     base = getattr(sys, "_base_executable", sys.executable)
-    subprocess.run([str(uv), "venv", "--quiet", "--clear", "--python", base, str(RUNTIME)], check=True)
-    subprocess.run(
-        [
-            str(uv),
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            str(RUNTIME / "bin" / "python"),
-            "--require-hashes",
-            "--no-deps",
-            "-r",
-            str(LOCK),
-        ],
-        check=True,
-    )
+    subprocess.run([uv, "venv", "--quiet", "--clear", "--python", base, RUNTIME], check=True)
+    python = str(RUNTIME / "bin" / "python")
+    install = [uv, "pip", "install", "--quiet", "--python", python, "--require-hashes", "--no-deps"]
+    subprocess.run([*install, "-r", LOCK], check=True)
     kernels = tmp_path_factory.mktemp("jupyter") / "kernels" / KERNEL
     kernels.mkdir(parents=True)
     (kernels / "kernel.json").write_text(
         json.dumps(
             {
-                "argv": [
-                    str(RUNTIME / "bin" / "python"),
-                    "-m",
-                    "ipykernel_launcher",
-                    "-f",
-                    "{connection_file}",
-                ],
+                "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
                 "display_name": "Colab runtime mirror",
                 "language": "python",
                 "env": {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1", "JAXBOOK_BUILD": "", "JAX_PLATFORMS": ""},
             }
         )
     )
-    old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = str(kernels.parent.parent)
-    yield KERNEL
-    if old is None:
-        os.environ.pop("JUPYTER_PATH", None)
-    else:
-        os.environ["JUPYTER_PATH"] = old
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("JUPYTER_PATH", str(kernels.parent.parent))
+        yield KERNEL
 
 
 def run_standalone(nb, workdir: Path):
@@ -280,7 +234,8 @@ def test_expect_exception_fails_when_nothing_is_raised(book, installed_runtime, 
 
 
 @pytest.mark.parametrize("docname", CHAPTERS)
-def test_notebook_runs_standalone_in_colabs_runtime(book, installed_runtime, cache, tmp_path, docname):
+def test_notebook_runs_standalone_in_colabs_runtime(book, installed_runtime, pytestconfig, tmp_path, docname):
+    cache = pytestconfig.cache
     path = book.root / "_build" / "colab" / f"{docname}.ipynb"
     digest = hashlib.sha256(path.read_bytes() + LOCK.read_bytes()).hexdigest()
     passed = f"jaxbook/standalone-passed/{docname}"  # pytest's cache: _build/.pytest_cache

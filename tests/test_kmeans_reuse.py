@@ -5,40 +5,33 @@ starts with COPY_MARK; every top-level definition in it (def, class, assignment)
 have the same syntax tree as the definition of that name in chapters/kmeans.md. When
 kmeans.md changes one of them, copy the new code into that cell.
 
-Self-contained: reads the two MyST files with plain Python (no tools/, no build).
+It reads the two MyST files as text (tests/checks.py's CODE_CELL), without a build.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from checks import CODE_CELL
+from conftest import ROOT
+
 KMEANS = ROOT / "chapters" / "kmeans.md"
 REUSER = ROOT / "chapters" / "distributed.md"
 COPY_MARK = "# From the k-means chapter, verbatim"
 EXPECTED = {"BLOB_MEANS", "make_blobs", "KMeansResult", "lloyd", "assign_fast", "update_fast",
             "lloyd_step_fast", "kmeans_fast"}  # fmt: skip
 
-CELL = re.compile(r"^(?P<fence>```+)\{code-cell\}[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S)
-
 
 def code_cells(text: str) -> list[tuple[str, str]]:
     """(options, code) of every code cell of a MyST notebook."""
     cells = []
-    for match in CELL.finditer(text):
-        body = match["body"]
-        options = ""
+    for match in CODE_CELL.finditer(text):
+        options, body = match["options"], match["body"]
         if body.startswith("---\n"):  # a YAML block of options
             options, _, body = body[4:].partition("\n---\n")
-        else:
-            lines = body.splitlines(keepends=True)
-            while lines and lines[0].startswith(":"):
-                options += lines.pop(0)
-            body = "".join(lines)
         cells.append((options, body))
     return cells
 

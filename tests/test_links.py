@@ -17,46 +17,24 @@ from checks import api_link_problems, api_links, code_link_problems
 from conftest import CHAPTERS, REPORT, ROOT
 
 INVENTORIES = ROOT / "inventories"
-TAUGHT = [
-    "jax.grad",
-    "jax.jacfwd",
-    "jax.jacrev",
-    "jax.hessian",
-    "jax.vmap",
-    "jax.jit",
-    "jax.random.key",
-    "jax.random.split",
-    "jax.numpy.einsum",
-    "jax.lax.while_loop",
-    "jax.lax.scan",
-    "jax.custom_vjp",
-    "jax.lax.custom_root",
-    "jax.tree.map",
-]
-
-
-def inventory_urls() -> dict[str, str]:
-    """{URL: name} of every entry of every committed inventory."""
-    urls = {}
-    for project, (site, _) in make_inventories.SITES.items():
-        for obj in soi.Inventory(INVENTORIES / f"{project}.inv").objects:
-            urls[site + obj.uri_expanded] = obj.name
-    return urls
-
-
-URLS = inventory_urls()
-MODULES = {
-    obj.name
-    for project in make_inventories.SITES
-    for obj in soi.Inventory(INVENTORIES / f"{project}.inv").objects
-    if obj.role == "module"
+TAUGHT = set(
+    "jax.grad jax.jacfwd jax.jacrev jax.hessian jax.vmap jax.jit jax.random.key jax.random.split "
+    "jax.numpy.einsum jax.lax.while_loop jax.lax.scan jax.custom_vjp jax.lax.custom_root jax.tree.map".split()
+)
+INVENTORY = {project: soi.Inventory(INVENTORIES / f"{project}.inv") for project in make_inventories.SITES}
+# {URL: name} of every entry of every committed inventory
+URLS = {
+    site + obj.uri_expanded: obj.name
+    for project, (site, _) in make_inventories.SITES.items()
+    for obj in INVENTORY[project].objects
 }
+MODULES = {obj.name for inv in INVENTORY.values() for obj in inv.objects if obj.role == "module"}
 
 
 @pytest.mark.parametrize("project", list(make_inventories.SITES))
 def test_every_inventory_entry_is_on_its_docs_site(project):
     site, form = make_inventories.SITES[project]
-    inv = soi.Inventory(INVENTORIES / f"{project}.inv")
+    inv = INVENTORY[project]
     assert len(inv.objects) > 100
     bad = [o.uri_expanded for o in inv.objects if not re.fullmatch(form, o.uri_expanded)]
     assert not bad, f"{project}: URLs not of the form {site}{form}: {bad[:5]}"
@@ -84,7 +62,7 @@ def test_code_links_show_the_name_they_link_to(book, docname):
 
 def test_the_names_the_chapters_teach_are_linked(book):
     linked = {URLS[url] for d in CHAPTERS for _, url in api_links(book.page(d)) if url in URLS}
-    assert not set(TAUGHT) - linked, f"not linked on any chapter page: {sorted(set(TAUGHT) - linked)}"
+    assert not TAUGHT - linked, f"not linked on any chapter page: {sorted(TAUGHT - linked)}"
 
 
 def test_prose_names_are_read_as_the_code_imports_them():

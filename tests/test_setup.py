@@ -16,8 +16,6 @@ import pytest
 import bookfacts
 from conftest import CHAPTERS, ROOT, run_setup_probe
 
-SETUP = ROOT / "chapters" / "book_setup.py"
-
 PROBE = r"""
 import json, time, warnings
 ns = {}

