@@ -58,13 +58,14 @@
 
 from __future__ import annotations
 
+import fnmatch
 import html
 import re
-import struct
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from docutils import nodes
+from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 VENDOR = HERE.parent / "_vendor"
@@ -98,9 +99,7 @@ def _static_fingerprint(app) -> list:
 
 
 def _rebuild_when_static_files_change(app, env, added, changed, removed):
-    """Static files changed: write the root page (Sphinx then copies them all).
-    The book's extensions (extensions/) changed: read and write every page again (their
-    outputs still come from the execution cache)."""
+    """Item 3 above: the root page is enough for Sphinx to copy the static files."""
     outdated = []
     code = _fingerprint([HERE])
     if getattr(env, "jaxbook_code_fingerprint", None) != code:
@@ -148,15 +147,12 @@ def _load_each_script_once(app, pagename, templatename, context, doctree):
     scripts = context.get("script_files")
     if not scripts:
         return
-    seen, unique = set(), []
+    unique = {}
     for js in scripts:
-        key = _script_key(js)
-        if key not in seen:
-            seen.add(key)
-            unique.append(js)
+        unique.setdefault(_script_key(js), js)
     if len(unique) != len(scripts):
         # A new list: the builder's own list is restored after each page anyway.
-        context["script_files"] = unique
+        context["script_files"] = list(unique.values())
 
 
 # --------------------------------------------------------------- a public site
@@ -169,10 +165,9 @@ def _site_settings(app, config):
     logo.setdefault("text", config.html_title or config.project)
     # Link previews name the book and give absolute addresses (jupyter-book sets
     # html_title and html_baseurl, not project, which sphinxext-opengraph reads).
-    if "ogp_site_url" in config:
-        config.ogp_site_url = config.ogp_site_url or config.html_baseurl
-        config.ogp_site_name = config.ogp_site_name or config.html_title
-    if "notfound_urls_prefix" in config and config.html_baseurl:
+    config.ogp_site_url = config.ogp_site_url or config.html_baseurl
+    config.ogp_site_name = config.ogp_site_name or config.html_title
+    if config.html_baseurl:
         path = urlsplit(config.html_baseurl).path.strip("/")
         config.notfound_urls_prefix = f"/{path}/" if path else "/"
 
@@ -216,16 +211,9 @@ def page_description(doctree) -> str:
     return ""
 
 
-def png_size(path: Path) -> tuple[int, int] | None:
-    head = path.read_bytes()[:24] if path.is_file() else b""
-    if head[:8] != b"\x89PNG\r\n\x1a\n":
-        return None
-    return struct.unpack(">II", head[16:24])
-
-
 def _page_metadata(app, pagename, templatename, context, doctree):
     """Before sphinxext-opengraph (priority 500) writes the tags of the page."""
-    if doctree is None or app.builder.format != "html":
+    if doctree is None:
         return
     meta = dict(context.get("meta") or {})
     description = page_description(doctree)
@@ -234,10 +222,10 @@ def _page_metadata(app, pagename, templatename, context, doctree):
         context["metatags"] = context.get("metatags", "") + (
             f'<meta name="description" content="{html.escape(description)}" />\n'
         )
-    image = getattr(app.config, "ogp_image", None)
-    size = png_size(Path(app.confdir) / image) if image else None
-    if size:
-        meta["og:image:width"], meta["og:image:height"] = str(size[0]), str(size[1])
+    image = Path(app.confdir) / app.config.ogp_image if app.config.ogp_image else None
+    if image and image.is_file():
+        with Image.open(image) as img:
+            meta["og:image:width"], meta["og:image:height"] = map(str, img.size)
     context["meta"] = meta
 
 
@@ -249,7 +237,7 @@ def _toc_order(app) -> list[str]:
 
 def _complete_sitemap(app, exception):
     """Before sphinx-sitemap (priority 500) writes sitemap.xml."""
-    if exception is not None or app.builder.format != "html" or "sphinx_sitemap" not in app.extensions:
+    if exception is not None or app.builder.format != "html":
         return
     links = getattr(app, "sitemap_links", None)  # sphinx-sitemap's queue of pages, not public
     if links is None:
@@ -257,8 +245,6 @@ def _complete_sitemap(app, exception):
             "sphinx-sitemap no longer keeps its pages in app.sitemap_links (known in 2.9.0, "
             "requirements.txt): update _complete_sitemap in extensions/jaxbook_site.py"
         )
-    import fnmatch
-
     while not links.empty():
         links.get_nowait()
     for docname in _toc_order(app):
@@ -271,13 +257,14 @@ def _write_robots_txt(app, exception):
     if exception is not None or app.builder.format != "html" or not app.config.html_baseurl:
         return
     base = app.config.html_baseurl.rstrip("/") + "/"
-    sitemap = getattr(app.config, "sitemap_filename", "sitemap.xml")
-    (Path(app.outdir) / "robots.txt").write_text(f"User-agent: *\nAllow: /\n\nSitemap: {base}{sitemap}\n")
+    (Path(app.outdir) / "robots.txt").write_text(
+        f"User-agent: *\nAllow: /\n\nSitemap: {base}{app.config.sitemap_filename}\n"
+    )
 
 
 def _not_found_page(app, pagename, templatename, context, doctree):
     """The body of the 404 page that sphinx-notfound-page writes."""
-    if "notfound_pagename" not in app.config or pagename != app.config.notfound_pagename or doctree:
+    if pagename != app.config.notfound_pagename or doctree:
         return
     prefix = app.config.notfound_urls_prefix or "/"
     items = "\n".join(

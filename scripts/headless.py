@@ -67,23 +67,21 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def _serving(handler, path: str):
-    """Run an HTTP server with `handler` on 127.0.0.1 (a free port) in a thread;
+def _serving(handler, directory: Path, path: str):
+    """Serve `directory` with `handler` on 127.0.0.1 (a free port) in a thread;
     yields its URL for `path`."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    handler = functools.partial(handler, directory=str(directory))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}{path}"
+        finally:
+            server.shutdown()
 
 
 def serve(directory: Path):
     """Serve `directory` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
-    return _serving(functools.partial(_QuietHandler, directory=str(directory)), "/")
+    return _serving(_QuietHandler, directory, "/")
 
 
 class _PagesHandler(_QuietHandler):
@@ -114,5 +112,4 @@ class _PagesHandler(_QuietHandler):
 def serve_like_pages(directory: Path, prefix: str):
     """Serve `directory` under `prefix` on 127.0.0.1, with GitHub Pages' 404
     behaviour; yields the site's base URL (ending in the prefix)."""
-    handler = type("Handler", (_PagesHandler,), {"prefix": prefix})
-    return _serving(functools.partial(handler, directory=str(directory)), prefix)
+    return _serving(type("Handler", (_PagesHandler,), {"prefix": prefix}), directory, prefix)

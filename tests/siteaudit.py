@@ -17,10 +17,12 @@ browser downloads are never used.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -51,13 +53,10 @@ def site_pages(root: Path = bookfacts.book.ROOT) -> list[str]:
 
 def local_file(html: Path, base: str, url: str) -> Path | None:
     """The file of the built site that a URL of the local server serves."""
-    if not url.startswith(base):
-        return None
-    path = unquote(urlsplit(url).path).lstrip("/")
-    target = html / path
+    target = html / unquote(urlsplit(url).path).lstrip("/")
     if target.is_dir():
         target = target / "index.html"
-    return target if target.is_file() else None
+    return target if url.startswith(base) and target.is_file() else None
 
 
 @dataclass
@@ -71,19 +70,16 @@ class PageReport:
     resources: dict[str, int] = field(default_factory=dict)  # local path -> bytes
     facts: dict = field(default_factory=dict)  # whatever `collect` recorded
 
-    def axe_summary(self, impacts=IMPACTS) -> list[str]:
+    def axe_summary(self) -> list[str]:
         return [
             f"{v['id']} ({v['impact']}, {v['nodes']} node{'s' if v['nodes'] != 1 else ''})"
             for v in self.violations
-            if v["impact"] in impacts
         ]
 
-    def as_dict(self) -> dict:
-        return self.__dict__.copy()
 
-
-def watch(page, base: str, report: PageReport):
-    """Record console errors, uncaught exceptions, failed and non-local requests."""
+def watch(page, base: str, report: PageReport, html: Path | None = None):
+    """Record console errors, uncaught exceptions, failed and non-local requests,
+    and (given the built site's folder) the size of each of its files the page loaded."""
 
     def on_console(msg):
         if msg.type == "error":
@@ -105,24 +101,17 @@ def watch(page, base: str, report: PageReport):
         if response.status >= 400:
             report.failed_requests.append(f"{response.url.removeprefix(base)} (HTTP {response.status})")
 
+    def on_finished(request):
+        target = local_file(html, base, request.url) if html else None
+        if target is not None:
+            report.resources[target.relative_to(html).as_posix()] = target.stat().st_size
+
     page.on("console", on_console)
     page.on("pageerror", on_pageerror)
     page.on("request", on_request)
     page.on("requestfailed", on_failed)
     page.on("response", on_response)
-
-
-def _violations(results: dict) -> list[dict]:
-    return [
-        {
-            "id": v["id"],
-            "impact": v["impact"],
-            "nodes": len(v["nodes"]),
-            "help": v["help"],
-            "targets": [n["target"] for n in v["nodes"]][:5],
-        }
-        for v in results["violations"]
-    ]
+    page.on("requestfinished", on_finished)
 
 
 def start_axe(page) -> None:
@@ -135,7 +124,16 @@ def start_axe(page) -> None:
 
 
 def finish_axe(page) -> list[dict]:
-    return _violations(page.evaluate("() => window.__jaxbookAxe"))
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "nodes": len(v["nodes"]),
+            "help": v["help"],
+            "targets": [n["target"] for n in v["nodes"]][:5],
+        }
+        for v in page.evaluate("() => window.__jaxbookAxe")["violations"]
+    ]
 
 
 def run_axe(page) -> list[dict]:
@@ -165,70 +163,65 @@ WAIT_FOR_MATHJAX = """() => window.MathJax && MathJax.startup && MathJax.startup
     ? MathJax.startup.promise.then(() => true) : false"""
 
 
+@contextmanager
+def visit(browser, base: str, path: str, scheme="light", viewport="desktop", report=None, html=None):
+    """Open `base + path` in a new context (new_context) and wait until it has
+    loaded: the network idle, MathJax done; the context is closed on leaving.
+
+    With a `report`, what goes wrong is recorded in it (watch), and requests
+    that would leave the local server are aborted (and recorded as external):
+    the site must not depend on third-party hosts to display."""
+    context = new_context(browser, scheme, viewport)
+    try:
+        page = context.new_page()
+        if report is not None:
+            watch(page, base, report, html)
+            page.route(lambda url: not url.startswith(base), lambda route: route.abort("blockedbyclient"))
+        page.goto(base + path, wait_until="load")
+        page.wait_for_load_state("networkidle")
+        page.evaluate(WAIT_FOR_MATHJAX)
+        yield page
+    finally:
+        context.close()
+
+
 def audit_page(
     browser,
     base: str,
     html: Path,
     page_path: str,
     schemes=("light",),
-    axe: bool = True,
     collect=None,
     viewport: str = "desktop",
 ) -> list[PageReport]:
-    """Open one page as a first-time visitor, once per colour scheme, and
+    """Open one page as a first-time visitor (visit), once per colour scheme, and
     record what went wrong (one report per scheme).
 
-    Requests that would leave the local server are aborted (and recorded as
-    external): the site must not depend on third-party hosts to display.
     axe-core runs in all schemes at once (one renderer process each).
     `collect(page, report)`, if given, runs last on each open page. A report of
     another viewport than the desktop one says so in its scheme ("light, phone")."""
-    opened = []
-    try:
-        for scheme in schemes:
-            report = PageReport(page_path, scheme if viewport == "desktop" else f"{scheme}, {viewport}")
-            context = new_context(browser, scheme, viewport)
-            page = context.new_page()
-            requested: list[str] = []
-            opened.append((context, page, report, requested))
-            watch(page, base, report)
-            page.on("requestfinished", lambda r, requested=requested: requested.append(r.url))
-            page.route(
-                lambda url: not url.startswith(base),
-                lambda route: route.abort("blockedbyclient"),
-            )
-            page.goto(base + page_path, wait_until="load")
-            page.wait_for_load_state("networkidle")
-            page.evaluate(WAIT_FOR_MATHJAX)
-            if axe:
-                start_axe(page)
-        for _context, page, report, requested in opened:
-            if axe:
-                report.violations = finish_axe(page)
-            for url in requested:
-                target = local_file(html, base, url)
-                if target is not None:
-                    report.resources[target.relative_to(html).as_posix()] = target.stat().st_size
+    reports = [PageReport(page_path, s if viewport == "desktop" else f"{s}, {viewport}") for s in schemes]
+    with ExitStack() as stack:
+        pages = []
+        for scheme, report in zip(schemes, reports, strict=True):
+            pages.append(stack.enter_context(visit(browser, base, page_path, scheme, viewport, report, html)))
+            start_axe(pages[-1])
+        for page, report in zip(pages, reports, strict=True):
+            report.violations = finish_axe(page)
             if collect is not None:
                 collect(page, report)
-    finally:
-        for context, *_ in opened:
-            context.close()
-    return [report for _, _, report, _ in opened]
+    return reports
 
 
-def audit_site(html: Path, pages: list[str], schemes=("light",), axe: bool = True) -> list[PageReport]:
+def audit_site(html: Path, pages: list[str], schemes=("light",)) -> list[PageReport]:
     """Every page in every colour scheme, light reports first."""
     from playwright.sync_api import sync_playwright
 
     reports = []
     with headless.serve(html) as base, sync_playwright() as p:
-        browser = headless.launch(p)
-        try:
-            for page_path in pages:
-                reports.extend(audit_page(browser, base, html, page_path, schemes, axe))
-        finally:
-            browser.close()
+        browser = headless.launch(p)  # closed when Playwright stops
+        for page_path in pages:
+            reports.extend(audit_page(browser, base, html, page_path, schemes))
     return sorted(reports, key=lambda r: schemes.index(r.scheme))
 
 
@@ -254,26 +247,24 @@ def built_pages(html: Path) -> list[Path]:
     )
 
 
-def check_links(html: Path, prefix: str | None = None) -> tuple[list[str], dict[str, set[str]]]:
+def check_links(html: Path) -> tuple[list[str], dict[str, set[str]]]:
     """Broken internal links and anchors of the built site, and its external links.
 
     Returns (broken, external): broken as 'page: link (why)'; external maps each
     http(s) URL to the pages linking to it (not fetched: the tests run offline).
-    A link from the site's root (the 404 page's) must start with `prefix`, the
-    path of the published address (default: html.baseurl's)."""
+    A link from the site's root (the 404 page's) must start with the path of the
+    published address (site_prefix)."""
     from bs4 import BeautifulSoup
 
     html = html.resolve()
-    prefix = site_prefix() if prefix is None else prefix
-    ids: dict[Path, set[str]] = {}
+    prefix = site_prefix()
 
+    @functools.cache
     def anchors(target: Path) -> set[str]:
-        if target not in ids:
-            soup = BeautifulSoup(target.read_text(errors="replace"), "html.parser")
-            ids[target] = {t["id"] for t in soup.find_all(id=True)} | {
-                t["name"] for t in soup.find_all("a", attrs={"name": True})
-            }
-        return ids[target]
+        soup = BeautifulSoup(target.read_text(errors="replace"), "html.parser")
+        return {t["id"] for t in soup.find_all(id=True)} | {
+            t["name"] for t in soup.find_all("a", attrs={"name": True})
+        }
 
     broken: list[str] = []
     external: dict[str, set[str]] = {}
@@ -313,14 +304,18 @@ def check_links(html: Path, prefix: str | None = None) -> tuple[list[str], dict[
     return broken, external
 
 
-# --------------------------------------------------------------------------- weights
+def host_counts(external) -> str:
+    """The hosts of external links, with how many links each: "github.com (3), ..."."""
+    hosts = Counter(urlsplit(url).netloc or url for url in external)
+    return ", ".join(f"{host} ({n})" for host, n in sorted(hosts.items()))
 
-SHARED_PREFIXES = ("_static/",)
+
+# --------------------------------------------------------------------------- weights
 
 
 def is_shared_asset(path: str) -> bool:
     """Theme/extension assets, loaded by every page and cached by the browser."""
-    return path.startswith(SHARED_PREFIXES) or path == "searchindex.js"
+    return path.startswith("_static/") or path == "searchindex.js"
 
 
 def page_weights(reports: list[PageReport]) -> tuple[dict[str, dict], dict[str, int]]:
@@ -378,10 +373,7 @@ def format_reports(reports: list[PageReport]) -> list[str]:
             lines.append(f"    external: {x}")
         for v in r.violations:
             lines.append(f"    axe: {v['id']} ({v['impact']}, {v['nodes']} nodes): {v['help']}")
-    totals = Counter()
-    for r in reports:
-        for v in r.violations:
-            totals[(v["id"], v["impact"])] += 1
+    totals = Counter((v["id"], v["impact"]) for r in reports for v in r.violations)
     if totals:
         lines.append("axe rules violated (pages):")
         for (rule, impact), n in sorted(totals.items(), key=lambda kv: IMPACTS.index(kv[0][1])):
@@ -409,13 +401,9 @@ def main() -> int:
     print()
     print(f"{len(broken)} broken internal links or anchors")
     print("\n".join(f"    {b}" for b in broken))
-    hosts = Counter(urlsplit(url).netloc or url for url in external)
-    print(
-        f"{len(external)} external links, not checked: "
-        + ", ".join(f"{host} ({n})" for host, n in sorted(hosts.items()))
-    )
+    print(f"{len(external)} external links, not checked: {host_counts(external)}")
     if args.json:
-        args.json.write_text(json.dumps([r.as_dict() for r in reports], indent=1))
+        args.json.write_text(json.dumps([asdict(r) for r in reports], indent=1))
     return 0
 
 

@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import re
+from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,6 +38,13 @@ PHONE = "light, phone"  # the light scheme on a phone's screen (siteaudit.VIEWPO
 VIEWS = (*SCHEMES, PHONE)
 PHONE_WIDTH = siteaudit.VIEWPORTS["phone"][0]
 OUT = ROOT / "_build" / "browser"
+# The lists of a page's report that must be empty in every view, as the messages name them.
+PROBLEMS = {
+    "console_errors": "console errors",
+    "failed_requests": "failed or 4xx/5xx requests",
+    "external_requests": "requests leaving the site",
+    "violations": "axe-core violations (see _build/browser/audit.txt)",
+}
 MAX_PNG_BYTES = 1_000_000  # no multi-megabyte figures
 MAX_PAGE_BYTES = 3_000_000  # a page's own HTML, images and files (theme assets not counted)
 
@@ -151,15 +159,16 @@ def audits(book, browser, site, summary) -> dict[tuple[str, str], siteaudit.Page
     cache.mkdir(parents=True, exist_ok=True)
     for page, key in _audit_keys(book.html, browser).items():
         recorded = cache / f"{page.replace('/', '-')}.json"
-        if recorded.exists() and json.loads(recorded.read_text())["key"] == key:
-            found = [siteaudit.PageReport(**r) for r in json.loads(recorded.read_text())["reports"]]
+        saved = json.loads(recorded.read_text()) if recorded.exists() else {}
+        if saved.get("key") == key:
+            found = [siteaudit.PageReport(**r) for r in saved["reports"]]
             reused += 1
         else:
             found = siteaudit.audit_page(browser, site, book.html, page, SCHEMES, collect=_collect)
             found += siteaudit.audit_page(
                 browser, site, book.html, page, ("light",), collect=_collect, viewport="phone"
             )
-            recorded.write_text(json.dumps({"key": key, "reports": [r.as_dict() for r in found]}))
+            recorded.write_text(json.dumps({"key": key, "reports": [asdict(r) for r in found]}))
         for report in found:
             reports[page, report.scheme] = report
     summary.sections["browser: audits"] = [
@@ -167,11 +176,8 @@ def audits(book, browser, site, summary) -> dict[tuple[str, str], siteaudit.Page
     ]
     lines = siteaudit.format_reports(list(reports.values()))
     (OUT / "audit.txt").write_text("\n".join(lines) + "\n")
-    (OUT / "audit.json").write_text(json.dumps([r.as_dict() for r in reports.values()], indent=1))
-    clean = all(
-        not (r.console_errors or r.failed_requests or r.external_requests or r.violations)
-        for r in reports.values()
-    )
+    (OUT / "audit.json").write_text(json.dumps([asdict(r) for r in reports.values()], indent=1))
+    clean = not any(getattr(r, problem) for r in reports.values() for problem in PROBLEMS)
     summary.sections["browser: every page, light and dark, desktop and phone"] = (
         [
             f"{len(PAGES)} pages x {len(VIEWS)} views ({', '.join(VIEWS)}): no console errors, "
@@ -195,29 +201,18 @@ def _reports(audits, page):
 # --------------------------------------------------------------------------- every page
 
 
+@pytest.mark.parametrize("problem", PROBLEMS)
 @pytest.mark.parametrize("page", PAGES)
-def test_no_console_errors(audits, page):
-    errors = {r.scheme: r.console_errors for r in _reports(audits, page) if r.console_errors}
-    assert not errors, f"{page}: console errors {errors}"
-
-
-@pytest.mark.parametrize("page", PAGES)
-def test_no_failed_requests(audits, page):
-    failed = {r.scheme: r.failed_requests for r in _reports(audits, page) if r.failed_requests}
-    assert not failed, f"{page}: failed or 4xx/5xx requests {failed}"
-
-
-@pytest.mark.parametrize("page", PAGES)
-def test_no_requests_to_other_hosts(audits, page):
-    """Pages display without third-party hosts (MathJax is served by the site)."""
-    external = {r.scheme: r.external_requests for r in _reports(audits, page) if r.external_requests}
-    assert not external, f"{page}: requests leaving the site {external}"
-
-
-@pytest.mark.parametrize("page", PAGES)
-def test_no_accessibility_violations_of_any_impact(audits, page):
-    found = {r.scheme: r.axe_summary() for r in _reports(audits, page) if r.violations}
-    assert not found, f"{page}: axe-core violations {found} (see _build/browser/audit.txt)"
+def test_no_problems(audits, page, problem):
+    """No console errors, no failed or 4xx/5xx requests, no request to another host
+    (pages display without third-party hosts: MathJax is served by the site), no
+    axe-core accessibility violations of any impact."""
+    found = {
+        r.scheme: r.axe_summary() if problem == "violations" else getattr(r, problem)
+        for r in _reports(audits, page)
+        if getattr(r, problem)
+    }
+    assert not found, f"{page}: {PROBLEMS[problem]} {found}"
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -236,13 +231,15 @@ def test_images_load_and_have_alt_text(audits, page):
 # --------------------------------------------------------------------------- chapters
 
 
+@pytest.mark.parametrize("view", ("light", PHONE))
 @pytest.mark.parametrize("docname", CHAPTERS)
-def test_chapter_shows_launch_and_download_buttons(book, audits, docname):
-    facts = audits[f"{docname}.html", "light"].facts
-    assert facts.get("launch_toggle_visible"), f"{docname}: no visible launch button"
-    assert facts["launch"], f"{docname}: the launch menu is empty"
-    assert facts.get("download_toggle_visible"), f"{docname}: no visible download button"
-    assert facts.get("download_menu_visible"), f"{docname}: the download menu did not open"
+def test_chapter_shows_launch_and_download_buttons(book, audits, docname, view):
+    """The Colab and download buttons are on the screen, on a phone's too, and their menus open."""
+    facts = audits[f"{docname}.html", view].facts
+    assert facts.get("launch_toggle_visible"), f"{docname} [{view}]: no visible launch button"
+    assert facts["launch"], f"{docname} [{view}]: the launch menu is empty"
+    assert facts.get("download_toggle_visible"), f"{docname} [{view}]: no visible download button"
+    assert facts.get("download_menu_visible"), f"{docname} [{view}]: the download menu did not open"
     downloads = {item["text"]: item["href"] for item in facts["download"]}
     assert {".ipynb", ".md"} <= set(downloads), f"{docname}: downloads {sorted(downloads)}"
     # the .ipynb download is the chapter's Colab notebook (tests/test_colab.py checks it)
@@ -270,12 +267,8 @@ def test_output_figures_sit_on_a_light_card_in_dark_mode(audits, docname):
 @pytest.mark.parametrize("term, docname", [("vmap", "chapters/vmap"), ("grad", "chapters/autodiff")])
 def test_search_lists_the_chapter(browser, site, term, docname):
     """Typing the term into the search page lists the chapter that teaches it."""
-    context = siteaudit.new_context(browser)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        page.goto(site + "search.html")
+    report = siteaudit.PageReport("search.html")
+    with siteaudit.visit(browser, site, "search.html", report=report) as page:
         box = page.locator(".bd-search-container form.bd-search input")
         box.fill(term)
         box.press("Enter")
@@ -288,9 +281,7 @@ def test_search_lists_the_chapter(browser, site, term, docname):
         )
         found = {re.sub(r"\.html$", "", urlsplit(h).path) for h in hrefs}
         violations = siteaudit.run_axe(page)
-    finally:
-        context.close()
-    assert not errors, errors
+    assert not report.console_errors, report.console_errors
     assert docname in found, f"searching {term!r} listed {sorted(found)}, not {docname}"
     assert not violations, f"search results page: axe-core violations {violations}"
 
@@ -301,13 +292,8 @@ def test_search_lists_the_chapter(browser, site, term, docname):
 def test_theme_button_cycles_modes_without_errors(browser, site):
     """The colour-mode button works from a first visit (the theme's default
     mode used to be empty: "Got invalid theme mode")."""
-    context = siteaudit.new_context(browser)
-    page = context.new_page()
-    errors = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        page.goto(f"{site}{CHAPTERS[0]}.html")
+    report = siteaudit.PageReport(f"{CHAPTERS[0]}.html")
+    with siteaudit.visit(browser, site, report.page, report=report) as page:
         initial = page.evaluate("() => document.documentElement.dataset.mode")
         modes = []
         for _ in range(3):
@@ -317,9 +303,7 @@ def test_theme_button_cycles_modes_without_errors(browser, site):
                     "() => [document.documentElement.dataset.mode, document.documentElement.dataset.theme]"
                 )
             )
-    finally:
-        context.close()
-    assert not errors, errors
+    assert not report.console_errors, report.console_errors
     assert initial == "auto"
     assert modes == [["dark", "dark"], ["light", "light"], ["auto", "light"]], modes
 
@@ -362,12 +346,7 @@ def test_dark_mode_figures_sit_on_a_light_card(book, browser, site, summary):
     png = "data:image/png;base64," + base64.b64encode(_transparent_figure_png()).decode()
     saved = []
     for scheme in SCHEMES:
-        context = siteaudit.new_context(browser, scheme)
-        page = context.new_page()
-        try:
-            page.goto(f"{site}{docname}.html")
-            page.wait_for_load_state("networkidle")
-            page.evaluate(siteaudit.WAIT_FOR_MATHJAX)
+        with siteaudit.visit(browser, site, f"{docname}.html", scheme) as page:
             # A screenshot of the chapter around its first figure, for people to look at.
             figure = page.locator("div.cell_output img").first
             if figure.count():
@@ -391,27 +370,14 @@ def test_dark_mode_figures_sit_on_a_light_card(book, browser, site, summary):
             img.evaluate("e => e.scrollIntoView({block: 'center'})")
             box = img.bounding_box()
             path = shots / f"transparent-figure-{scheme}.png"
-            shot = Image.open(io.BytesIO(page.screenshot(path=str(path)))).convert("RGB")
+            # In CSS pixels, the unit of the box.
+            shot = Image.open(io.BytesIO(page.screenshot(path=str(path), scale="css"))).convert("RGB")
             saved.append(path)
-            scale = shot.width / page.viewport_size["width"]
-            inside = shot.crop(
-                tuple(
-                    int(v * scale)
-                    for v in (
-                        box["x"] + 12,
-                        box["y"] + 12,
-                        box["x"] + box["width"] - 12,
-                        box["y"] + box["height"] - 12,
-                    )
-                )
-            )
+            x, y, width, height = box["x"], box["y"], box["width"], box["height"]
+            inside = shot.crop((int(x + 12), int(y + 12), int(x + width - 12), int(y + height - 12)))
             background = ImageStat.Stat(inside).median  # the figure's (transparent) background
-            corner = shot.getpixel((int((box["x"] + 3) * scale), int((box["y"] + box["height"] / 2) * scale)))
-            page_bg = shot.getpixel(
-                (int((box["x"] - 8) * scale), int((box["y"] + box["height"] / 2) * scale))
-            )
-        finally:
-            context.close()
+            corner = shot.getpixel((int(x + 3), int(y + height / 2)))
+            page_bg = shot.getpixel((int(x - 8), int(y + height / 2)))
         if scheme == "dark":
             assert _luminance(page_bg) < 80, f"dark mode page background {page_bg} is not dark"
             assert _luminance(corner) > 200, f"dark mode: figure card {corner} is not light"
@@ -428,17 +394,12 @@ def test_dark_mode_figures_sit_on_a_light_card(book, browser, site, summary):
 
 def test_no_broken_internal_links(book, summary):
     broken, external = siteaudit.check_links(book.html)
-    hosts: dict[str, int] = {}
-    for url in external:
-        host = urlsplit(url if not url.startswith("//") else "https:" + url).netloc
-        hosts[host] = hosts.get(host, 0) + 1
     (OUT / "external-links.txt").write_text(
         "".join(f"{url}  <- {', '.join(sorted(pages))}\n" for url, pages in sorted(external.items()))
     )
     summary.sections["links"] = [
         f"{len(broken)} broken internal links or anchors in {len(siteaudit.built_pages(book.html))} pages",
-        f"{len(external)} external links, not checked (offline): "
-        + ", ".join(f"{h} ({n})" for h, n in sorted(hosts.items())),
+        f"{len(external)} external links, not checked (offline): {siteaudit.host_counts(external)}",
         f"(listed in {(OUT / 'external-links.txt').relative_to(ROOT)})",
     ]
     assert not broken, "broken internal links:\n" + "\n".join(broken)
@@ -498,16 +459,6 @@ def test_no_horizontal_scroll_on_a_phone(audits, page):
     )
 
 
-@pytest.mark.parametrize("docname", CHAPTERS)
-def test_chapter_buttons_reachable_on_a_phone(audits, docname):
-    """The Colab and download buttons are on the phone's screen, and their menus open."""
-    facts = audits[f"{docname}.html", PHONE].facts
-    assert facts.get("launch_toggle_visible") and facts["launch"], f"{docname}: no launch button on a phone"
-    assert facts.get("download_toggle_visible") and facts.get("download_menu_visible"), (
-        f"{docname}: the download menu cannot be opened on a phone"
-    )
-
-
 def test_timings_tables_fit_a_phone(audits):
     """The Timings tables keep their key columns on a phone and drop the others
     (all of them are shown on a wide screen)."""
@@ -520,21 +471,11 @@ def test_timings_tables_fit_a_phone(audits):
     assert all(len(columns) <= 5 for columns in narrow.values()), narrow
 
 
-def _phone_page(browser, site, path):
-    context = siteaudit.new_context(browser, viewport="phone")
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(site + path)
-    page.wait_for_load_state("networkidle")
-    return context, page, errors
-
-
 def test_navigation_and_search_reachable_on_a_phone(browser, site):
     """On a phone the menu button opens the book's navigation (every page of the
     toc), and the search button opens the search box."""
-    context, page, errors = _phone_page(browser, site, f"{CHAPTERS[-1]}.html")
-    try:
+    report = siteaudit.PageReport(f"{CHAPTERS[-1]}.html")
+    with siteaudit.visit(browser, site, report.page, viewport="phone", report=report) as page:
         page.locator("button.primary-toggle:visible").first.click()
         nav = page.locator("#pst-primary-sidebar-modal[open] nav.bd-docs-nav")
         nav.wait_for(state="visible", timeout=5_000)
@@ -548,9 +489,7 @@ def test_navigation_and_search_reachable_on_a_phone(browser, site):
         page.locator(".search-button__button:visible").first.click()
         box = page.locator("#pst-search-dialog[open] input[name=q]")
         box.wait_for(state="visible", timeout=5_000)
-    finally:
-        context.close()
-    assert not errors, errors
+    assert not report.console_errors, report.console_errors
     assert first_link_visible
     assert set(bookfacts.book.toc_files(ROOT)) <= set(targets), targets
 
@@ -558,17 +497,11 @@ def test_navigation_and_search_reachable_on_a_phone(browser, site):
 def test_search_keyboard_shortcut(browser, site):
     """Ctrl+K opens the search box from any page (the theme's shortcut), at both widths."""
     for viewport in siteaudit.VIEWPORTS:
-        context = siteaudit.new_context(browser, viewport=viewport)
-        page = context.new_page()
-        try:
-            page.goto(f"{site}{CHAPTERS[0]}.html")
-            page.wait_for_load_state("networkidle")
+        with siteaudit.visit(browser, site, f"{CHAPTERS[0]}.html", viewport=viewport) as page:
             page.keyboard.press("Control+k")
             box = page.locator("#pst-search-dialog[open] input[name=q]")
             box.wait_for(state="visible", timeout=5_000)
             focused = box.evaluate("e => e === document.activeElement")
-        finally:
-            context.close()
         assert focused, f"{viewport}: Ctrl+K opened the search box without focusing it"
 
 
@@ -640,33 +573,26 @@ def test_not_found_page(book, browser, summary):
     the same way here, it loads its styles and scripts from any depth, shows no
     errors, passes axe, and links to every chapter (the links work)."""
     prefix = siteaudit.site_prefix(ROOT)
-    with headless.serve_like_pages(book.html, prefix) as base:
-        context = siteaudit.new_context(browser)
-        page = context.new_page()
-        report = siteaudit.PageReport("404.html")
-        siteaudit.watch(page, base, report)
-        try:
-            response = page.goto(base + "chapters/an/old/address.html")
-            page.wait_for_load_state("networkidle")
-            status = response.status
-            heading = page.locator("article h1").first.text_content()
-            links = page.eval_on_selector_all(
-                "ul.jaxbook-notfound-chapters a", "links => links.map(a => a.href)"
-            )
-            styled = page.evaluate(
-                "() => getComputedStyle(document.querySelector('.bd-sidebar-primary')).display !== 'block'"
-                " || !!document.querySelector('link[href*=\"pydata-sphinx-theme.css\"]').sheet"
-            )
-            violations = siteaudit.run_axe(page)
-            page.locator("ul.jaxbook-notfound-chapters a").nth(1).click()
-            page.wait_for_load_state("load")
-            arrived = (page.url, page.locator("article h1").first.text_content())
-        finally:
-            context.close()
+    missing = "chapters/an/old/address.html"
+    report = siteaudit.PageReport("404.html")
+    with (
+        headless.serve_like_pages(book.html, prefix) as base,
+        siteaudit.visit(browser, base, missing, report=report) as page,
+    ):
+        heading = page.locator("article h1").first.text_content()
+        links = page.eval_on_selector_all("ul.jaxbook-notfound-chapters a", "links => links.map(a => a.href)")
+        styled = page.evaluate(
+            "() => getComputedStyle(document.querySelector('.bd-sidebar-primary')).display !== 'block'"
+            " || !!document.querySelector('link[href*=\"pydata-sphinx-theme.css\"]').sheet"
+        )
+        violations = siteaudit.run_axe(page)
+        page.locator("ul.jaxbook-notfound-chapters a").nth(1).click()
+        page.wait_for_load_state("load")
+        arrived = (page.url, page.locator("article h1").first.text_content())
     # The missing address itself answers 404 (and Chromium logs it); nothing else may fail.
-    failed = [f for f in report.failed_requests if "an/old/address.html" not in f]
-    errors = [e for e in report.console_errors if "an/old/address.html" not in e]
-    assert status == 404
+    failed = [f for f in report.failed_requests if missing not in f]
+    errors = [e for e in report.console_errors if missing not in e]
+    assert f"{missing} (HTTP 404)" in report.failed_requests
     assert heading.strip().startswith("Page not found")
     assert not errors and not failed, (errors, failed)
     assert styled
