@@ -99,7 +99,8 @@ def _static_fingerprint(app) -> list:
 
 
 def _rebuild_when_static_files_change(app, env, added, changed, removed):
-    """Item 3 above: the root page is enough for Sphinx to copy the static files."""
+    """Item 3 above: new extensions re-read every page; new static files re-write the
+    root page, which is enough for Sphinx to copy them all."""
     outdated = []
     code = _fingerprint([HERE])
     if getattr(env, "jaxbook_code_fingerprint", None) != code:
