@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import posixpath
 import re
 import subprocess
 import sys
@@ -55,6 +56,8 @@ DEBIAN = {  # project: (Debian package, path of its objects.inv, the installed m
     "scipy": ("python-scipy-doc", "usr/share/doc/python-scipy-doc/html/objects.inv", ("scipy",)),
     "sklearn": ("python-sklearn-doc", "usr/share/doc/python-sklearn-doc/html/objects.inv", ("sklearn",)),
 }
+# the roles of the Python-domain entries kept from Debian's objects.inv
+PY_ROLES = ("module", "class", "function", "method", "exception", "attribute", "data")
 DIRECTIVE = re.compile(
     r"^\s*\.\.\s+(currentmodule|module|automodule|autosummary|autofunction|autoclass|autodata)::\s*(\S*)"
 )
@@ -87,20 +90,17 @@ def role(obj) -> str:
     return "data"
 
 
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
 def documented_names(docs: Path, tag: str, subdir: str) -> dict[str, str]:
     """{full name: URI} of everything the docs document with autodoc directives."""
-    files = subprocess.run(
-        ["git", "-C", str(docs), "ls-tree", "-r", "--name-only", tag, subdir],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
+    files = git(docs, "ls-tree", "-r", "--name-only", tag, subdir).split()
     found: dict[str, str] = {}
     for file in sorted(f for f in files if f.endswith((".rst", ".md"))):
         page = file.removeprefix(subdir).lstrip("/").rsplit(".", 1)[0]
-        text = subprocess.run(
-            ["git", "-C", str(docs), "show", f"{tag}:{file}"], check=True, capture_output=True, text=True
-        ).stdout
+        text = git(docs, "show", f"{tag}:{file}")
         module, lines, i = "", text.splitlines(), 0
         while i < len(lines):
             match = DIRECTIVE.match(lines[i])
@@ -123,16 +123,13 @@ def documented_names(docs: Path, tag: str, subdir: str) -> dict[str, str]:
                         name = entry.lstrip("~")
                         full = name if name.startswith(module + ".") or not module else f"{module}.{name}"
                         if toctree:  # a page of its own
-                            found.setdefault(full, f"{posixpath_join(page, toctree)}/{full}.html")
+                            found.setdefault(
+                                full, f"{posixpath.join(posixpath.dirname(page), toctree)}/{full}.html"
+                            )
             else:
                 full = arg if "." in arg and resolve(arg) is not None else f"{module}.{arg}"
                 found.setdefault(full, f"{page}.html#{full}")
     return found
-
-
-def posixpath_join(page: str, toctree: str) -> str:
-    folder = page.rsplit("/", 1)[0] if "/" in page else ""
-    return f"{folder}/{toctree}".lstrip("/")
 
 
 def inventory(project: str, version: str, entries: dict[str, tuple[str, str]]) -> soi.Inventory:
@@ -147,11 +144,7 @@ def inventory(project: str, version: str, entries: dict[str, tuple[str, str]]) -
 
 def from_docs(project: str, docs: Path, tag: str, subdir: str) -> tuple[soi.Inventory, str]:
     found = documented_names(docs, tag, subdir)
-    kept = {}
-    for name, uri in found.items():
-        obj = resolve(name)
-        if obj is not None:
-            kept[name] = (role(obj), uri)
+    kept = {name: (role(obj), uri) for name, uri in found.items() if (obj := resolve(name)) is not None}
     version = importlib.import_module(project).__version__
     note = (
         f"{len(kept)} of the {len(found)} names that the docs sources of {project} at tag "
@@ -163,31 +156,20 @@ def from_docs(project: str, docs: Path, tag: str, subdir: str) -> tuple[soi.Inve
 
 def from_debian(project: str, debian_dir: Path) -> tuple[soi.Inventory, str]:
     package, member, modules = DEBIAN[project]
-    debs = sorted(debian_dir.glob(f"{package}_*.deb"))
-    if not debs:
+    if not any(debian_dir.glob(f"{package}_*.deb")):
         subprocess.run(["apt-get", "download", package], cwd=debian_dir, check=True)
-        debs = sorted(debian_dir.glob(f"{package}_*.deb"))
-    deb = debs[-1]
+    deb = sorted(debian_dir.glob(f"{package}_*.deb"))[-1]
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True)
         source = soi.Inventory(Path(tmp, member))
-    kept = {}
-    for obj in source.objects:
-        if obj.domain != "py" or obj.role not in (
-            "module",
-            "class",
-            "function",
-            "method",
-            "exception",
-            "attribute",
-            "data",
-        ):
-            continue
-        if modules and obj.name.split(".")[0] not in modules:
-            continue
-        if resolve(obj.name) is None:
-            continue
-        kept[obj.name] = (obj.role, obj.uri_expanded)
+    kept = {
+        obj.name: (obj.role, obj.uri_expanded)
+        for obj in source.objects
+        if obj.domain == "py"
+        and obj.role in PY_ROLES
+        and (not modules or obj.name.split(".")[0] in modules)
+        and resolve(obj.name) is not None
+    }
     installed = (
         sys.version.split()[0] if project == "python" else importlib.import_module(modules[0]).__version__
     )
