@@ -179,10 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--book", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
-        if args.site:
-            print(f"GPU check passed: {check_site(args.site, args.book)}.")
-        else:
-            print(f"GPU check passed: {check_machine(args.python, args.book)}.")
+        passed = check_site(args.site, args.book) if args.site else check_machine(args.python, args.book)
+        print(f"GPU check passed: {passed}.")
     except CheckFailed as exc:
         print(f"GPU CHECK FAILED: {exc}", file=sys.stderr)
         return 1
