@@ -31,7 +31,7 @@ from pathlib import Path
 
 VERSION = "3.2.2"
 INTEGRITY = "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw=="
-KEEP = (
+KEEP = (  # the files and folders copied (name prefixes: the pinned package has no other match)
     "LICENSE",
     "es5/tex-mml-chtml.js",
     "es5/output/chtml/fonts/woff-v2/",
@@ -55,9 +55,7 @@ def main() -> int:
         with tarfile.open(tarball) as tar:
             for member in tar.getmembers():
                 name = member.name.removeprefix("package/")
-                if not member.isfile() or not any(
-                    name == k or (k.endswith("/") and name.startswith(k)) for k in KEEP
-                ):
+                if not member.isfile() or not name.startswith(KEEP):
                     continue
                 target = DEST / name.removeprefix("es5/")
                 target.parent.mkdir(parents=True, exist_ok=True)
