@@ -19,22 +19,14 @@ the Colab notebooks, whose prose is made from the same doctree.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
 ALIASES = {"jnp": "jax.numpy", "lax": "jax.lax", "np": "numpy", "jsp": "jax.scipy"}
 NAME = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?:\(.*\))?$", re.S)
-PY_TYPES = (
-    "py:function",
-    "py:class",
-    "py:module",
-    "py:method",
-    "py:attribute",
-    "py:data",
-    "py:exception",
-    "py:property",
-)
+PY_TYPES = ("function", "class", "module", "method", "attribute", "data", "exception", "property")
 SKIP = (nodes.reference, nodes.title, nodes.literal_block, nodes.FixedTextElement, nodes.raw)
 
 
@@ -52,7 +44,7 @@ def lookup(env, name: str):
     """(project, uri) of `name` in the inventories, or None."""
     inventory = getattr(env, "intersphinx_inventory", {})
     for objtype in PY_TYPES:
-        entry = inventory.get(objtype, {}).get(name)
+        entry = inventory.get(f"py:{objtype}", {}).get(name)
         if entry:
             return entry[0], entry[2]
     return None
@@ -131,8 +123,6 @@ def _every_written_page_gets_code_links(app, exception):
 def _undo_type_links(app, exception):
     if exception is not None or app.builder.format != "html":
         return
-    from pathlib import Path
-
     for docname in app.env.found_docs:
         page = Path(app.outdir, f"{docname}.html")
         if not page.is_file():
@@ -158,7 +148,6 @@ def _parents(node):
 def setup(app):
     app.setup_extension("sphinx.ext.intersphinx")
     app.add_post_transform(LinkApiNamesInProse)
-    # after sphinx-codeautolink has written its links (build-finished, priority 500)
     app.connect("html-page-context", _note_written_page)
     # just before sphinx-codeautolink writes its links (build-finished, priority 500) ...
     app.connect("build-finished", _every_written_page_gets_code_links, priority=499)

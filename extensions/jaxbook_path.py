@@ -44,12 +44,11 @@ DOC_ROLE = re.compile(r"\{doc\}`(?:([^`<]*?)\s*<)?([^`<>]+?)>?`")
 
 def reading_words(notebook) -> int:
     """The words a reader reads: markdown cells and the code cells that are shown."""
-    words = 0
-    for cell in notebook.cells:
-        if cell.cell_type == "code" and HIDDEN_TAGS & set(cell.get("metadata", {}).get("tags", [])):
-            continue
-        words += len(cell.source.split())
-    return words
+    return sum(
+        len(cell.source.split())
+        for cell in notebook.cells
+        if cell.cell_type != "code" or not HIDDEN_TAGS & bookfacts.checks.tags(cell)
+    )
 
 
 def reading_minutes(notebook) -> int:
@@ -76,12 +75,8 @@ def outcomes(text: str, docname: str) -> str | None:
 
 
 def parse_assumptions(lines: list[str]) -> dict[str, str]:
-    found = {}
-    for line in lines:
-        if line.strip():
-            docname, _, text = line.partition(":")
-            found[docname.strip()] = text.strip()
-    return found
+    pairs = (line.partition(":") for line in lines if line.strip())
+    return {docname.strip(): text.strip() for docname, _, text in pairs}
 
 
 def linked_docs(myst: str, base: str = "") -> set[str]:

@@ -61,9 +61,7 @@ def source_path(book: Path, docname: str) -> Path | None:
 
 def is_notebook(path: Path) -> bool:
     """A MyST Markdown notebook has a jupytext/kernelspec header."""
-    if path.suffix == ".ipynb":
-        return True
-    return "kernelspec:" in front_matter_text(path.read_text())
+    return path.suffix == ".ipynb" or "kernelspec:" in front_matter_text(path.read_text())
 
 
 def chapters(book: Path = ROOT) -> list[str]:

@@ -13,36 +13,35 @@ def cache_path(book: Path = ROOT) -> Path:
     return book / "_build" / ".jupyter_cache"
 
 
-def executed(cache_dir: Path | str, nb):
-    """The executed notebook (execution counts, outputs, output metadata) that the
-    cache in `cache_dir` holds for notebook `nb`'s code, or None."""
+def _matching_record(cache_dir: Path | str, nb):
+    """(jupyter-cache, record) of notebook `nb`'s code, or (cache, None)."""
     from jupyter_cache import get_cache
 
     cache = get_cache(str(cache_dir))
     try:
-        record = cache.match_cache_notebook(nb)
+        return cache, cache.match_cache_notebook(nb)
     except KeyError:
-        return None
-    return cache.get_cache_bundle(record.pk).nb
+        return cache, None
+
+
+def executed(cache_dir: Path | str, nb):
+    """The executed notebook (execution counts, outputs, output metadata) that the
+    cache in `cache_dir` holds for notebook `nb`'s code, or None."""
+    cache, record = _matching_record(cache_dir, nb)
+    return None if record is None else cache.get_cache_bundle(record.pk).nb
 
 
 def cache_record(book: Path, docname: str, read: Path | None = None):
     """(jupyter-cache, record) of the chapter's current source, or (cache, None).
     `read`: a folder where the build wrote each chapter as it read it (myst-nb's
     output folder, `<docname>.ipynb`), which spares parsing the chapter again."""
-    from jupyter_cache import get_cache
-
     if read is not None:
         import nbformat
 
         nb = nbformat.reader.reads((read / f"{docname}.ipynb").read_text(encoding="utf8"))
     else:
         nb = read_notebook(source_path(book, docname))
-    cache = get_cache(str(cache_path(book)))
-    try:
-        return cache, cache.match_cache_notebook(nb)
-    except KeyError:
-        return cache, None
+    return _matching_record(cache_path(book), nb)
 
 
 def drop_damaged_cache_entries(book: Path = ROOT) -> list[str]:

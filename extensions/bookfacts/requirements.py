@@ -9,9 +9,7 @@ from packaging.utils import canonicalize_name
 
 from bookfacts.book import ROOT
 
-
-def canonical(name: str) -> str:
-    return canonicalize_name(name)
+canonical = canonicalize_name
 
 
 def pins(path: Path) -> dict[str, str]:
