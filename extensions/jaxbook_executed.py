@@ -46,22 +46,17 @@ def chapters(env) -> dict:
     return env.jaxbook_executed
 
 
-def executed_notebook(env, docname):
-    """The notebook as it was executed for this read of `docname`, or None when its
-    execution failed (myst-nb has reported it)."""
+def fetch(env, docname):
+    """(notebook as myst-nb read it, notebook as executed for this read) of `docname`;
+    the second is None when its execution failed (myst-nb has reported it)."""
     config = env.mystnb_config
     if config.execution_mode != "cache":
         raise RuntimeError(
             "jaxbook_executed reads executed notebooks from the execution cache; nb_execution_mode is "
             f"{config.execution_mode!r}, not 'cache' (_config.yml: execute.execute_notebooks)"
         )
-    return bookfacts.cache.executed(config.execution_cache_path, _read_back(env, docname))
-
-
-def _read_back(env, docname):
-    """The notebook myst-nb read for `docname` (its cells, tags and metadata; no outputs)."""
-    config = env.mystnb_config
-    return nbformat.read(Path(config.output_folder, *f"{docname}.ipynb".split("/")), as_version=4)
+    read = nbformat.read(Path(config.output_folder, *f"{docname}.ipynb".split("/")), as_version=4)
+    return read, bookfacts.cache.executed(config.execution_cache_path, read)
 
 
 def notebooks(app, docname):
@@ -69,9 +64,7 @@ def notebooks(app, docname):
     fetched when it was read in this build (every page written is read, see
     `_read_what_is_written`), else fetched now."""
     held = getattr(app, "jaxbook_notebooks", {}).pop(docname, None)
-    if held is not None:
-        return held
-    return _read_back(app.env, docname), executed_notebook(app.env, docname)
+    return held if held is not None else fetch(app.env, docname)
 
 
 def cell_lines(source: Path) -> list[int]:
@@ -86,8 +79,7 @@ def _read(app, doctree):
     chapters(env).pop(docname, None)
     if "kernelspec" not in env.metadata.get(docname, {}):
         return  # not a notebook
-    read = _read_back(env, docname)
-    nb = bookfacts.cache.executed(env.mystnb_config.execution_cache_path, read)
+    read, nb = fetch(env, docname)
     if nb is None:
         return
     if not hasattr(app, "jaxbook_notebooks"):
