@@ -95,10 +95,10 @@ def execution_lines(book: Path = ROOT, read: Path | None = None) -> list[str]:
     return lines
 
 
-def executed_notebook(book: Path, docname: str, read: Path | None = None):
+def executed_notebook(book: Path, docname: str):
     """The notebook exactly as it was executed for the current source (execution
     counts, outputs, output metadata), from jupyter-cache."""
-    cache, record = cache_record(book, docname, read)
+    cache, record = cache_record(book, docname)
     if record is None:
         raise KeyError(f"{docname}: no execution of its current source in {cache_path(book)}")
     return cache.get_cache_bundle(record.pk).nb
