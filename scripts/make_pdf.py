@@ -30,12 +30,9 @@ import datetime
 import hashlib
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
-
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extensions"))  # bookfacts, jaxbook_*
 
@@ -222,21 +219,6 @@ PREPARE_JS = """
 """
 
 
-def toc_parts(book: Path) -> tuple[str, list[dict]]:
-    """(root, [{caption, docs}]) of _toc.yml: the pages after the root, in order,
-    grouped by part (one part without caption when the toc has no parts)."""
-    toc = yaml.safe_load((book / "_toc.yml").read_text())
-
-    def docname(file: str) -> str:
-        return re.sub(r"\.(md|ipynb)$", "", file)
-
-    def docs(part: dict) -> list[str]:
-        return [docname(e["file"]) for e in part.get("chapters") or [] if "file" in e]
-
-    parts = toc["parts"] if "parts" in toc else [{"chapters": toc.get("chapters")}]
-    return docname(toc["root"]), [{"caption": p.get("caption"), "docs": docs(p)} for p in parts]
-
-
 def make_sources(book: Path, out: Path) -> None:
     """The singlehtml pass over the last `make html` build, into `out`/html."""
     staging = book / "_build" / ".staging"
@@ -267,12 +249,12 @@ def print_pdf(book: Path, html: Path, target: Path) -> dict:
     problem = headless.missing_chromium_message()
     if problem:
         raise SystemExit(problem)
-    root, parts = toc_parts(book)
-    raw = yaml.safe_load((book / "_config.yml").read_text())
+    root, parts = bookfacts.book.toc_parts(book)
+    settings = bookfacts.book.config(book)
     arguments = {
         "parts": parts,
         "root": root,
-        "title": {"title": raw["title"], "author": raw.get("author", "")},
+        "title": {"title": settings["title"], "author": settings["author"]},
         "facts": title_facts(html),
     }
     options = dict(

@@ -21,6 +21,7 @@ def config(book: Path = ROOT) -> dict:
     repo_url = raw["repository"]["url"].rstrip("/")
     return {
         "title": raw["title"],
+        "author": raw.get("author", ""),
         "site_url": raw.get("html", {}).get("baseurl", "").rstrip("/"),
         "repository_url": repo_url,
         "repository": repo_url.removeprefix("https://github.com/"),
@@ -32,13 +33,23 @@ def config(book: Path = ROOT) -> dict:
 # --- table of contents -------------------------------------------------------------
 
 
-def toc_files(book: Path = ROOT) -> list[str]:
-    """Every document of `_toc.yml` (the root first), in reading order, without
-    suffix, as jupyter-book reads it (sphinx-external-toc's parser)."""
-    from sphinx_external_toc.api import FileItem
+def _docname(path: str) -> str:
+    return re.sub(r"\.(md|ipynb)$", "", path)
+
+
+def _site_map(book: Path):
+    """`_toc.yml` as jupyter-book reads it (sphinx-external-toc's parser)."""
     from sphinx_external_toc.parsing import parse_toc_yaml
 
-    site_map = parse_toc_yaml(book / "_toc.yml")
+    return parse_toc_yaml(book / "_toc.yml")
+
+
+def toc_files(book: Path = ROOT) -> list[str]:
+    """Every document of `_toc.yml` (the root first), in reading order, without
+    suffix."""
+    from sphinx_external_toc.api import FileItem
+
+    site_map = _site_map(book)
 
     def walk(docname: str) -> list[str]:
         found = [docname]
@@ -48,7 +59,20 @@ def toc_files(book: Path = ROOT) -> list[str]:
                     found += walk(str(item))
         return found
 
-    return [re.sub(r"\.(md|ipynb)$", "", d) for d in walk(site_map.root.docname)]
+    return [_docname(d) for d in walk(site_map.root.docname)]
+
+
+def toc_parts(book: Path = ROOT) -> tuple[str, list[dict]]:
+    """(root, [{caption, docs}]) of `_toc.yml`: the pages after the root, in order,
+    grouped by part (one part without caption when the toc has no parts)."""
+    from sphinx_external_toc.api import FileItem
+
+    root = _site_map(book).root
+    parts = [
+        {"caption": tree.caption, "docs": [_docname(str(i)) for i in tree.items if isinstance(i, FileItem)]}
+        for tree in root.subtrees
+    ]
+    return _docname(root.docname), parts
 
 
 def source_path(book: Path, docname: str) -> Path | None:
